@@ -1,0 +1,63 @@
+"""The ``toolkit`` command. Thin: each command parses, builds a config, calls one library function.
+
+Command groups live in sibling modules (``info.py``, ``export.py``, ...) and register themselves on
+:data:`app`. Nothing heavy is imported at module level, so ``toolkit --help`` never loads torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from toolkit.cli._app import app, console, err_console
+
+__all__ = ["app", "main"]
+
+# Each module adds its commands to `app` on import; a module that does not exist yet is skipped.
+_COMMAND_MODULES = ("info", "export", "train", "profile", "select", "devices")
+
+
+def _register() -> None:
+    for name in _COMMAND_MODULES:
+        try:
+            importlib.import_module(f"toolkit.cli.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"toolkit.cli.{name}":
+                raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI, turning ToolkitError (and Ctrl-C) into one line and an exit code."""
+    from toolkit.errors import ToolkitError
+
+    _register()
+    try:
+        app(args=argv, standalone_mode=False)
+    except ToolkitError as e:
+        err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        return e.exit_code
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]")
+        return 130
+    except SystemExit as e:
+        return int(e.code or 0)
+    except Exception as e:  # click usage errors
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            return e.exit_code
+        if isinstance(e, click.exceptions.Abort):
+            err_console.print("[yellow]aborted[/]")
+            return 130
+        if isinstance(e, click.exceptions.Exit):
+            return e.exit_code
+        raise
+    return 0
+
+
+def _entry() -> None:  # pragma: no cover - console script shim
+    sys.exit(main())
+
+
+_ = console

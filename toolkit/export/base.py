@@ -1,0 +1,98 @@
+"""The export-backend contract and the target registry.
+
+Each target module (``executorch.py``, ``coreml.py``, ``tflite.py``, ``onnx.py``) defines one
+:class:`Exporter`. The shared pipeline (naming, temp-then-rename, cache, manifest, verification)
+lives apart from them, so a backend only turns a torch model into a file and opens that file.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+
+from toolkit.errors import UsageError
+from toolkit.runtimes.base import Runner
+
+__all__ = [
+    "PRECISIONS",
+    "TARGETS",
+    "ExportConfig",
+    "Exporter",
+    "get_exporter",
+    "validate_precision",
+    "validate_target",
+]
+
+# target → module that defines `EXPORTER`; imported only when used (each pulls a heavy optional runtime).
+TARGETS: dict[str, str] = {
+    "executorch": "toolkit.export.executorch",
+    "coreml": "toolkit.export.coreml",
+    "tflite": "toolkit.export.tflite",
+    "onnx": "toolkit.export.onnx",
+}
+PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """Options for one export. ``precision=None`` means the target's natural precision."""
+
+    target: str
+    precision: str | None = None
+    output_dir: Path = Path("artifacts")
+    layout: str = "nhwc"  # TFLite input layout: nhwc (Android bitmaps) or nchw
+    dynamic_batch: bool = False  # ONNX only
+    minimum_deployment_target: str = "iOS16"  # Core ML only
+    verify: bool = True
+    force: bool = False
+    options: dict[str, Any] = field(default_factory=dict)  # backend-specific, validated by the backend
+
+    def __post_init__(self) -> None:
+        validate_target(self.target)
+        if self.precision is not None:
+            validate_precision(self.precision)
+        if self.layout not in ("nhwc", "nchw"):
+            raise UsageError(f"layout must be nhwc or nchw, got {self.layout!r}")
+
+
+@runtime_checkable
+class Exporter(Protocol):
+    """One export target."""
+
+    target: str  # key in TARGETS, also the artifact-name component
+    extension: str  # ".pte", ".mlpackage", ".tflite", ".onnx"
+    precisions: tuple[str, ...]  # supported precisions
+    natural_precision: str  # default when the user gives none
+    runtime: str  # runtime name in the result schema
+
+    def export(
+        self, model: torch.nn.Module, example: torch.Tensor, cfg: ExportConfig, out_path: Path, precision: str
+    ) -> dict[str, Any]:
+        """Write the artifact at ``out_path`` (a temp path the pipeline renames); return manifest extras."""
+        ...
+
+    def open(self, path: Path, threads: int = 0) -> Runner:
+        """Load the artifact in this target's host runtime (RuntimeUnavailableError where there is none)."""
+        ...
+
+
+def validate_target(target: str) -> str:
+    if target not in TARGETS:
+        raise UsageError(f"unknown target {target!r}; choose one of: {', '.join(TARGETS)}, all")
+    return target
+
+
+def validate_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise UsageError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
+    return precision
+
+
+def get_exporter(target: str) -> Exporter:
+    """The backend for ``target``; a missing optional runtime raises MissingDependencyError."""
+    module = importlib.import_module(TARGETS[validate_target(target)])
+    return module.EXPORTER
