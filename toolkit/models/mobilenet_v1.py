@@ -26,36 +26,30 @@ PADDINGS: tuple[str, ...] = ("tf", "symmetric")
 BN_EPS = 1e-3
 
 
-class ConvBNAct(nn.Sequential):
+class ConvBNAct(nn.Module):
     """[pad] → 3×3 or 1×1 conv (no bias) → BatchNorm → ReLU6/ReLU.
 
     With ``padding="tf"`` a stride-2 3×3 conv pads (0, 1) on each spatial axis, as TensorFlow's
     "same" (conv1) and Keras' explicit ``ZeroPadding2D(((0, 1), (0, 1)))`` (depthwise) do for the even
     inputs every multiple-of-32 ρ gives. The pad is its own module so a runtime-specific export can
-    fold it into the convolution.
+    fold it into the convolution; it holds no weights, so state dicts are the same in both modes.
     """
 
     def __init__(
         self, c_in: int, c_out: int, kernel: int, stride: int, groups: int, activation: str, padding: str
     ) -> None:
-        layers: list[nn.Module] = []
-        if kernel == 3 and stride == 2 and padding == "tf":
-            layers.append(nn.ZeroPad2d((0, 1, 0, 1)))
-            conv_pad = 0
-        else:
-            conv_pad = kernel // 2
-        layers.append(nn.Conv2d(c_in, c_out, kernel, stride, conv_pad, groups=groups, bias=False))
-        layers.append(nn.BatchNorm2d(c_out, eps=BN_EPS))
-        layers.append(nn.ReLU6(inplace=True) if activation == "relu6" else nn.ReLU(inplace=True))
-        super().__init__(*layers)
+        super().__init__()
+        asymmetric = kernel == 3 and stride == 2 and padding == "tf"
+        self.pad = nn.ZeroPad2d((0, 1, 0, 1)) if asymmetric else None
+        conv_pad = 0 if asymmetric else kernel // 2
+        self.conv = nn.Conv2d(c_in, c_out, kernel, stride, conv_pad, groups=groups, bias=False)
+        self.bn = nn.BatchNorm2d(c_out, eps=BN_EPS)
+        self.act = nn.ReLU6(inplace=True) if activation == "relu6" else nn.ReLU(inplace=True)
 
-    @property
-    def conv(self) -> nn.Conv2d:
-        return next(m for m in self if isinstance(m, nn.Conv2d))
-
-    @property
-    def bn(self) -> nn.BatchNorm2d:
-        return next(m for m in self if isinstance(m, nn.BatchNorm2d))
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pad is not None:
+            x = self.pad(x)
+        return self.act(self.bn(self.conv(x)))
 
 
 class DepthwiseSeparable(nn.Module):
