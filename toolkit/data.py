@@ -20,6 +20,7 @@ __all__ = [
     "IMAGENET_PREPROCESSING",
     "TF_PREPROCESSING",
     "Preprocessing",
+    "batch_sha256",
     "imagenet_labels",
     "list_images",
     "load_batch",

@@ -7,6 +7,7 @@ Command groups live in sibling modules (``info.py``, ``export.py``, ...) and reg
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from toolkit.cli._app import app, console, err_console
@@ -41,19 +42,29 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except SystemExit as e:
         return int(e.code or 0)
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            return e.exit_code
-        if isinstance(e, click.exceptions.Abort):
-            err_console.print("[yellow]aborted[/]")
-            return 130
-        if isinstance(e, click.exceptions.Exit):
-            return e.exit_code
-        raise
+    except Exception as e:
+        return _click_exit(e)
     return 0
+
+
+def _click_exit(e: Exception) -> int:
+    """Map typer/click's own exceptions (bad option values, --help's Exit) to their exit codes.
+
+    Duck-typed because typer >= 0.22 vendors click under another module path.
+    """
+    name = type(e).__name__
+    if hasattr(e, "show") and hasattr(e, "exit_code"):  # UsageError, BadParameter, NoSuchOption, ...
+        e.show()
+        return int(e.exit_code)
+    if name == "Exit":
+        return int(getattr(e, "exit_code", 0))
+    if name == "Abort":
+        err_console.print("[yellow]aborted[/]")
+        return 130
+    if os.environ.get("TOOLKIT_DEBUG"):
+        raise e
+    err_console.print(f"[bold red]internal error:[/] {type(e).__name__}: {e} (TOOLKIT_DEBUG=1 shows the traceback)")
+    return 1
 
 
 def _entry() -> None:  # pragma: no cover - console script shim
