@@ -86,9 +86,7 @@ def test_activation_choice_and_heads():
     assert relu(torch.zeros(1, 3, 96, 96)).shape == (1, 3)
 
 
-@pytest.mark.parametrize(
-    "kwargs", [{"activation": "gelu"}, {"padding": "same"}, {"num_classes": 0}, {"dropout": 1.0}]
-)
+@pytest.mark.parametrize("kwargs", [{"activation": "gelu"}, {"padding": "same"}, {"num_classes": 0}, {"dropout": 1.0}])
 def test_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         MobileNetV1(0.5, **{"num_classes": 10, **kwargs})

@@ -27,7 +27,7 @@ def test_canonical_names_round_trip():
     assert Variant(0.333, 96).name == "mobilenet_v1-a0.333-r96"  # extra digits kept: names stay unique
     for v in [*published_variants(), Variant(0.6, 64), Variant(0.333, 96)]:
         assert parse_name(v.name) == v
-    assert [v.name for v in list_variants("*-a0.25-*")][0] == "mobilenet_v1-a0.25-r224"
+    assert next(v.name for v in list_variants("*-a0.25-*")) == "mobilenet_v1-a0.25-r224"
 
 
 def test_custom_variant_has_no_published_accuracy():

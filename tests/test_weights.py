@@ -10,14 +10,14 @@ import torch
 
 from toolkit import mobilenet_v1
 from toolkit.cli import main
-from toolkit.data import TF_PREPROCESSING, sample_images
+from toolkit.data import sample_images
 from toolkit.errors import ToolkitError, UsageError
 from toolkit.weights import CheckpointMeta, imagenet_filename, load_checkpoint, resolve, save_checkpoint
 
 
 def _meta(model, **kw):
-    base = dict(alpha=model.alpha, resolution=model.resolution, num_classes=model.num_classes,
-                class_names=tuple(f"c{i}" for i in range(model.num_classes)), preprocessing=TF_PREPROCESSING)  # fmt: skip
+    names = tuple(f"c{i}" for i in range(model.num_classes))
+    base = dict(alpha=model.alpha, resolution=model.resolution, num_classes=model.num_classes, class_names=names)
     return CheckpointMeta(**{**base, **kw})
 
 
@@ -60,7 +60,7 @@ def test_corrupt_and_mismatched_checkpoints(tmp_path):
         mobilenet_v1(0.25, 64, weights=tmp_path / "bad.safetensors")
     src = mobilenet_v1(0.5, 64, num_classes=3)
     path = save_checkpoint(src.state_dict(), _meta(src), tmp_path / "a050.safetensors")
-    with pytest.raises(UsageError, match="alpha 0.5 checkpoint"):
+    with pytest.raises(UsageError, match=r"alpha 0\.5 checkpoint"):
         mobilenet_v1(0.25, 64, weights=path)
     with pytest.raises(UsageError, match="3 classes, not 10"):
         mobilenet_v1(0.5, 64, weights=path, num_classes=10)

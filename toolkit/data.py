@@ -16,8 +16,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 __all__ = [
-    "IMAGE_EXTENSIONS",
     "IMAGENET_PREPROCESSING",
+    "IMAGE_EXTENSIONS",
     "TF_PREPROCESSING",
     "Preprocessing",
     "batch_sha256",

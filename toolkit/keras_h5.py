@@ -49,7 +49,7 @@ def read_h5(path: str | Path) -> H5Weights:
         raise UsageError(f"weights file not found: {path}")
     try:
         with h5py.File(path, "r") as f:
-            root = f["model_weights"] if "model_weights" in f else f
+            root = f.get("model_weights", f)
             names = [n.decode() if isinstance(n, bytes) else n for n in root.attrs.get("layer_names", [])]
             names = names or list(root.keys())
             out: H5Weights = {}
@@ -63,9 +63,9 @@ def read_h5(path: str | Path) -> H5Weights:
                 else:  # no index attribute: walk the datasets below the layer group
                     arrays = {}
                     group.visititems(
-                        lambda n, obj, arrays=arrays: arrays.__setitem__(_basename(n), np.asarray(obj))
-                        if isinstance(obj, h5py.Dataset)
-                        else None
+                        lambda n, obj, arrays=arrays: (
+                            arrays.__setitem__(_basename(n), np.asarray(obj)) if isinstance(obj, h5py.Dataset) else None
+                        )
                     )
                 if arrays:
                     out[layer] = arrays

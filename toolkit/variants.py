@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from toolkit.errors import UsageError
 
 __all__ = [
+    "BASE_CHANNELS",
     "PUBLISHED_ALPHAS",
     "PUBLISHED_RESOLUTIONS",
-    "BASE_CHANNELS",
     "InvalidVariantError",
-    "Variant",
     "PublishedAccuracy",
+    "Variant",
     "channels",
     "get_variant",
     "list_variants",
@@ -66,7 +66,9 @@ def validate_resolution(resolution: int) -> int:
     except (TypeError, ValueError):
         raise InvalidVariantError(f"resolution must be a positive multiple of 32, got {resolution!r}") from None
     if r != resolution or r < RESOLUTION_STEP or r % RESOLUTION_STEP:
-        raise InvalidVariantError(f"resolution must be a positive multiple of 32 (e.g. 128, 160, 224), got {resolution}")
+        raise InvalidVariantError(
+            f"resolution must be a positive multiple of 32 (e.g. 128, 160, 224), got {resolution}"
+        )
     return r
 
 
