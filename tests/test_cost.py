@@ -36,6 +36,26 @@ def test_paper_tables_4_to_9(alpha, res, macs, params):
     assert printed(c.params_paper / 1e6, params, digits)
 
 
+def test_table4_and_5_ablations():
+    full = count(1.0, 224, body="full")
+    # Table 4 prints 4866 M mult-adds for Conv MobileNet: the body without the 1.02 M of the classifier.
+    assert printed((full.macs - full.layers[-1].macs) / 1e6, 4866)
+    assert printed(full.params_paper / 1e6, 29.3, 1)
+    shallow = count(1.0, 224, body="shallow")
+    assert len(shallow.layers) == len(count().layers) - 10
+    assert printed(shallow.macs / 1e6, 307) and printed(shallow.params_paper / 1e6, 2.9, 1)
+    with pytest.raises(ValueError, match="body must be one of"):
+        count(body="deep")
+
+
+def test_table10_stanford_dogs_head():
+    """120 dog classes: the parameter counts of Table 10 (its mult-adds repeat the 1000-class figures)."""
+    for alpha, res, macs, params in [(1.0, 224, 569, 3.3), (0.75, 224, 325, 1.9), (1.0, 192, 418, 3.3),
+                                     (0.75, 192, 239, 1.9)]:  # fmt: skip
+        assert printed(count(alpha, res, 120).params_paper / 1e6, params, 1)
+        assert printed(count(alpha, res).macs / 1e6, macs)
+
+
 # Recomputed grid from paper_tables.md §1 (rounded to the nearest million).
 GRID = {1.0: (569, 418, 291, 186), 0.75: (325, 239, 166, 107), 0.5: (149, 110, 77, 49), 0.25: (41, 30, 21, 14)}
 

@@ -102,11 +102,24 @@ def _out(size: int, stride: int) -> int:
     return -(-size // stride)
 
 
-def layer_costs(alpha: float = 1.0, resolution: int = 224, num_classes: int = 1000) -> tuple[LayerCost, ...]:
-    """Table 1 for any α/ρ, one :class:`LayerCost` per conv, the pool and the classifier."""
+BODIES = ("separable", "full", "shallow")
+# Blocks 7-11: the five 14×14×512 separable layers the paper's "Shallow MobileNet" (Table 5) removes.
+_SHALLOW_DROPPED = frozenset(range(7, 12))
+
+
+def layer_costs(
+    alpha: float = 1.0, resolution: int = 224, num_classes: int = 1000, body: str = "separable"
+) -> tuple[LayerCost, ...]:
+    """Table 1 for any α/ρ, one :class:`LayerCost` per conv, the pool and the classifier.
+
+    ``body`` selects the paper's ablations: ``"full"`` replaces each separable block by one full 3×3
+    convolution ("Conv MobileNet", Table 4) and ``"shallow"`` drops blocks 7-11 (Table 5).
+    """
     v = Variant(alpha, resolution)
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    if body not in BODIES:
+        raise ValueError(f"body must be one of {', '.join(BODIES)}, got {body!r}")
     ch = v.channels
     rows: list[LayerCost] = []
     size = v.resolution
@@ -118,6 +131,16 @@ def layer_costs(alpha: float = 1.0, resolution: int = 224, num_classes: int = 10
     size, c_in = out, ch[0]
     for i, stride in enumerate(BLOCK_STRIDES, start=1):
         out = _out(size, stride)
+        if body == "shallow" and i in _SHALLOW_DROPPED:
+            continue
+        if body == "full":
+            c_out = ch[i]
+            rows.append(
+                LayerCost(f"conv_{i}", "Conv 3x3", stride, (size, size, c_in), (out, out, c_out), (3, 3, c_in, c_out),
+                          macs=out * out * 9 * c_in * c_out, weights=9 * c_in * c_out, bn_channels=c_out)
+            )  # fmt: skip
+            size, c_in = out, c_out
+            continue
         rows.append(
             LayerCost(f"conv_dw_{i}", "Conv DW 3x3", stride, (size, size, c_in), (out, out, c_in), (3, 3, c_in),
                       macs=out * out * 9 * c_in, weights=9 * c_in, bn_channels=c_in)
@@ -136,9 +159,9 @@ def layer_costs(alpha: float = 1.0, resolution: int = 224, num_classes: int = 10
     return tuple(rows)
 
 
-def count(alpha: float = 1.0, resolution: int = 224, num_classes: int = 1000) -> ModelCost:
+def count(alpha: float = 1.0, resolution: int = 224, num_classes: int = 1000, body: str = "separable") -> ModelCost:
     """Cost of a whole variant; ``count(0.5, 160).macs`` is the paper's "Million Mult-Adds" × 10⁶."""
-    return ModelCost(Variant(alpha, resolution), num_classes, layer_costs(alpha, resolution, num_classes))
+    return ModelCost(Variant(alpha, resolution), num_classes, layer_costs(alpha, resolution, num_classes, body))
 
 
 def standard_conv_cost(kernel: int, m: int, n: int, feature: int) -> tuple[int, int]:
