@@ -50,6 +50,7 @@ class ExportConfig:
     verify: bool = True
     force: bool = False
     options: dict[str, Any] = field(default_factory=dict)  # backend-specific, validated by the backend
+    threads: int = 0  # host-runtime threads for verification; 0 = the runtime's default
 
     def __post_init__(self) -> None:
         validate_target(self.target)
@@ -57,11 +58,30 @@ class ExportConfig:
             validate_precision(self.precision)
         if self.layout not in ("nhwc", "nchw"):
             raise UsageError(f"layout must be nhwc or nchw, got {self.layout!r}")
+        if self.threads < 0:
+            raise UsageError(f"threads must be >= 0 (0 = runtime default), got {self.threads}")
 
 
 @runtime_checkable
 class Exporter(Protocol):
-    """One export target."""
+    """One export target.
+
+    ``export`` returns manifest extras. The pipeline lifts these reserved keys out of them:
+    ``input_layout`` ("nchw" default, or "nhwc"), ``input_shape`` (list; default the NCHW example shape
+    permuted to the layout), ``input_dtype`` ("float32"), ``delegate`` (e.g. "xnnpack"; default None),
+    ``runtime_version``; everything else lands under ``manifest["backend"]`` (op counts, opset, ...).
+
+    Optional hooks, looked up with ``getattr`` by the pipeline (see toolkit/export/pipeline.py):
+
+    - ``tool_versions() -> dict[str, str]``: package versions that change the artifact (cache key +
+      manifest), e.g. ``{"coremltools": "9.0"}``. torch and toolkit versions are always added.
+    - ``cache_options(cfg) -> dict``: the config fields this target reads (default: all of them), so
+      e.g. an ONNX export is not redone because ``--layout`` changed.
+    - ``verify_without_runtime(path, model, precision) -> dict``: where ``open`` raises
+      RuntimeUnavailableError (Core ML on Linux), check the artifact statically (spec inputs, outputs,
+      labels, precision, op types); return JSON-able findings (recorded as ``parity["spec_check"]``) and
+      raise ToolkitError on a failed check.
+    """
 
     target: str  # key in TARGETS, also the artifact-name component
     extension: str  # ".pte", ".mlpackage", ".tflite", ".onnx"

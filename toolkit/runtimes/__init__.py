@@ -1,0 +1,128 @@
+"""Host runners for exported artifacts, chosen by file extension; the manifest says how to feed them.
+
+Each format's runner lives in its own module and is imported only when used, because each pulls an
+optional runtime (``executorch``, ``onnxruntime``, ``ai_edge_litert``, ``coremltools``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from toolkit.errors import UsageError
+from toolkit.runtimes.base import Runner, RuntimeUnavailableError
+
+__all__ = [
+    "LAYOUTS",
+    "RUNNER_MODULES",
+    "Runner",
+    "RuntimeUnavailableError",
+    "classify",
+    "manifest_path",
+    "open_runner",
+    "read_manifest",
+    "run_batch",
+    "softmax",
+    "to_layout",
+]
+
+# artifact extension → module defining `open_runner(path, threads) -> Runner`
+RUNNER_MODULES: dict[str, str] = {
+    ".pte": "toolkit.runtimes.executorch",
+    ".onnx": "toolkit.runtimes.onnxruntime",
+    ".tflite": "toolkit.runtimes.tflite",
+    ".mlpackage": "toolkit.runtimes.coreml",
+}
+LAYOUTS = ("nchw", "nhwc")
+
+
+def open_runner(artifact: str | Path, threads: int = 0) -> Runner:
+    """Load ``artifact`` in its host runtime; ``threads=0`` keeps the runtime's default.
+
+    Raises UsageError for an unknown extension or a missing file, MissingDependencyError when the
+    runtime is not installed, RuntimeUnavailableError where it cannot run on this OS.
+    """
+    path = Path(artifact)
+    module = RUNNER_MODULES.get(path.suffix)
+    if module is None:
+        raise UsageError(f"{path.name}: unknown artifact type; expected one of {', '.join(RUNNER_MODULES)}")
+    if not path.exists():
+        raise UsageError(f"artifact not found: {path}")
+    return importlib.import_module(module).open_runner(path, threads=threads)
+
+
+def manifest_path(artifact: str | Path) -> Path:
+    """``<artifact>.manifest.json`` beside the artifact (the full name, extension included)."""
+    path = Path(artifact)
+    return path.with_name(path.name + ".manifest.json")
+
+
+def read_manifest(artifact: str | Path) -> dict[str, Any]:
+    """The manifest written beside ``artifact``; UsageError (one line) when absent or unreadable."""
+    path = manifest_path(artifact)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"no manifest beside {Path(artifact).name} (expected {path.name})") from None
+    except (OSError, json.JSONDecodeError) as e:
+        raise UsageError(f"cannot read manifest {path}: {e}") from None
+
+
+def to_layout(images_nchw: np.ndarray, layout: str) -> np.ndarray:
+    """Convert a float32 NCHW batch into an artifact's input layout (``nchw`` or ``nhwc``)."""
+    if images_nchw.ndim != 4:
+        raise ValueError(f"expected an NCHW batch, got shape {images_nchw.shape}")
+    if layout == "nchw":
+        return np.ascontiguousarray(images_nchw, dtype=np.float32)
+    if layout == "nhwc":
+        return np.ascontiguousarray(images_nchw.transpose(0, 2, 3, 1), dtype=np.float32)
+    raise ValueError(f"unknown input layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+
+
+def run_batch(runner: Runner, images_nchw: np.ndarray, layout: str, batch: int = 1) -> np.ndarray:
+    """Logits for every image, fed ``batch`` at a time (artifacts are exported with a static batch of 1)."""
+    x = to_layout(images_nchw, layout)
+    outs = [np.asarray(runner.run(x[i : i + batch]), dtype=np.float32) for i in range(0, len(x), batch)]
+    return np.concatenate([o.reshape(o.shape[0], -1) for o in outs])
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def classify(artifact: str | Path, image: str | Path, top_k: int = 5, threads: int = 0) -> list[tuple[str, float]]:
+    """Top-k (label, probability) for one photo, computed by the artifact's own runtime.
+
+    Preprocessing, resolution, layout and labels all come from the manifest, as an app would do it.
+    """
+    from toolkit.data import Preprocessing, load_batch
+
+    artifact = Path(artifact)
+    manifest = read_manifest(artifact)
+    prep = Preprocessing.from_dict(manifest["preprocessing"])
+    try:
+        x = load_batch([image], int(manifest["variant"]["resolution"]), prep)
+    except (ValueError, FileNotFoundError) as e:
+        raise UsageError(str(e)) from None
+    labels = _labels(artifact, manifest)
+    runner = open_runner(artifact, threads=threads)
+    try:
+        probs = softmax(run_batch(runner, x, manifest["input"]["layout"]))[0]
+    finally:
+        runner.close()
+    order = np.argsort(-probs)[:top_k]
+    return [(labels[i] if i < len(labels) else f"class_{i}", float(probs[i])) for i in order]
+
+
+def _labels(artifact: Path, manifest: dict[str, Any]) -> list[str]:
+    name = manifest.get("labels_file")
+    if not name:
+        return []
+    path = artifact.with_name(name)
+    return path.read_text(encoding="utf-8").splitlines() if path.is_file() else []

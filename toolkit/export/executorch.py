@@ -1,0 +1,112 @@
+"""ExecuTorch target: ``torch.export`` → ``to_edge_transform_and_lower(XnnpackPartitioner())`` → ``.pte``.
+
+Every MobileNet op must land in the XNNPACK delegate: an op left to the portable kernels runs 10-50×
+slower on a phone, so a partial delegation is an export failure, not a warning.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from toolkit._deps import require
+from toolkit.errors import ToolkitError
+from toolkit.export.base import ExportConfig
+from toolkit.runtimes.base import Runner
+
+require("executorch")
+
+__all__ = ["EXPORTER", "ExecuTorchExporter", "count_delegation", "lower_to_xnnpack"]
+
+_SKIP = {"getitem", "executorch_call_delegate"}  # plumbing, not model ops
+
+
+def _op_name(node: torch.fx.Node) -> str:
+    target = node.target
+    return getattr(target, "__name__", None) or str(target).split(":")[0].rsplit(".", 1)[-1]
+
+
+def _graph_ops(gm: torch.fx.GraphModule) -> list[str]:
+    names = []
+    for node in gm.graph.nodes:
+        if node.op == "call_function" and _op_name(node) not in _SKIP:
+            names.append(str(getattr(node.target, "__name__", node.target)))
+    return names
+
+
+def count_delegation(edge: Any) -> dict[str, Any]:
+    """Delegated vs total operator counts of a lowered EdgeProgramManager, with the ops left outside."""
+    gm = edge.exported_program().graph_module
+    delegated: Counter[str] = Counter()
+    for _, sub in gm.named_children():
+        original = getattr(sub, "original_module", None)  # LoweredBackendModule → its ExportedProgram
+        if original is not None:
+            delegated.update(_graph_ops(original.graph_module))
+    outside = Counter(_graph_ops(gm))
+    n_delegates = sum(
+        1 for n in gm.graph.nodes if n.op == "call_function" and _op_name(n) == "executorch_call_delegate"
+    )
+    return {
+        "delegated_ops": sum(delegated.values()),
+        "total_ops": sum(delegated.values()) + sum(outside.values()),
+        "delegate_calls": n_delegates,
+        "non_delegated": dict(outside),
+        "delegated_by_type": dict(sorted(delegated.items())),
+    }
+
+
+def lower_to_xnnpack(model: torch.nn.Module, example: torch.Tensor) -> tuple[bytes, dict[str, Any]]:
+    """The plain ExecuTorch reference path (also the benchmark baseline): bytes of the .pte and op counts."""
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    exported = torch.export.export(model, (example,))
+    edge = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
+    counts = count_delegation(edge)
+    return edge.to_executorch().buffer, counts
+
+
+class ExecuTorchExporter:
+    """``.pte`` for the XNNPACK delegate; fp16 keeps fp16 inputs/outputs so no cast runs outside XNNPACK."""
+
+    target = "executorch"
+    extension = ".pte"
+    precisions = ("fp32", "fp16")
+    natural_precision = "fp32"
+    runtime = "executorch"
+
+    def tool_versions(self) -> dict[str, str]:
+        from toolkit.export.manifest import package_version
+
+        return {"executorch": package_version("executorch") or "unknown"}
+
+    def cache_options(self, cfg: ExportConfig) -> dict[str, Any]:
+        return dict(cfg.options)  # layout, dynamic batch and deployment target do not apply
+
+    def export(
+        self, model: torch.nn.Module, example: torch.Tensor, cfg: ExportConfig, out_path: Path, precision: str
+    ) -> dict[str, Any]:
+        if precision == "fp16":
+            model, example = copy.deepcopy(model).half(), example.half()
+        buffer, counts = lower_to_xnnpack(model, example)
+        if counts["non_delegated"] or counts["delegate_calls"] == 0:
+            raise ToolkitError(
+                f"XNNPACK did not take every op: {counts['delegated_ops']}/{counts['total_ops']} delegated, "
+                f"left to portable kernels: {', '.join(f'{k}×{v}' for k, v in counts['non_delegated'].items())}"
+            )
+        out_path.write_bytes(buffer)
+        dtype = "float16" if precision == "fp16" else "float32"
+        return {"delegate": "xnnpack", "input_dtype": dtype, "output_dtype": dtype, **counts,
+                "runtime_version": self.tool_versions()["executorch"]}  # fmt: skip
+
+    def open(self, path: Path, threads: int = 0) -> Runner:
+        from toolkit.runtimes.executorch import open_runner
+
+        return open_runner(path, threads=threads)
+
+
+EXPORTER = ExecuTorchExporter()

@@ -1,0 +1,246 @@
+"""The export pipeline every target shares: name, cache, temp-then-rename, verify, manifest.
+
+A backend (:class:`toolkit.export.base.Exporter`) only writes a file at the temp path it is given; this
+module decides where it goes, whether it is already there, whether it computes what PyTorch computes,
+and what the manifest beside it says. Nothing is renamed into place before parity holds, so a failed
+export never leaves a file where a good artifact was expected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from toolkit.errors import MissingDependencyError, ToolkitError, UsageError
+from toolkit.export.base import TARGETS, ExportConfig, Exporter, get_exporter
+from toolkit.export.manifest import (
+    atomic_write_text,
+    build_manifest,
+    cache_key,
+    labels_path,
+    remove_path,
+    state_sha256,
+    tree_sha256,
+    write_manifest,
+)
+from toolkit.runtimes import manifest_path, read_manifest
+
+__all__ = [
+    "ExportResult",
+    "artifact_name",
+    "check_output_dir",
+    "export",
+    "export_targets",
+    "resolve_precision",
+    "state_sha256",
+    "tree_sha256",
+]
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """One exported (or reused) artifact."""
+
+    path: Path
+    manifest: dict[str, Any]
+    cache_hit: bool
+    seconds: float = 0.0  # wall time of this call (export + verify, or the cache check)
+
+    @property
+    def manifest_path(self) -> Path:
+        return manifest_path(self.path)
+
+
+def artifact_name(model: torch.nn.Module, target: str, precision: str, extension: str) -> str:
+    """``mobilenet_v1-a0.50-r224-coreml-fp16.mlpackage``: the naming contract of DESIGN.md."""
+    return f"{model.variant.name}-{target}-{precision}{extension}"
+
+
+def resolve_precision(exporter: Exporter, precision: str | None) -> str:
+    """The requested precision, or the target's natural one; UsageError lists what the target supports."""
+    precision = precision or exporter.natural_precision
+    if precision not in exporter.precisions:
+        raise UsageError(
+            f"{exporter.target} does not support precision {precision!r}; choose one of: "
+            f"{', '.join(exporter.precisions)}"
+        )
+    return precision
+
+
+def check_output_dir(output_dir: Path) -> Path:
+    """Create ``output_dir`` and prove it is writable, or raise a one-line UsageError."""
+    output_dir = Path(output_dir)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        probe = output_dir / f".toolkit-write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(f"cannot write to output dir {output_dir}: {e.strerror or e}") from None
+    return output_dir
+
+
+@contextlib.contextmanager
+def _stage(progress: bool, text: str) -> Iterator[None]:
+    """A transient spinner on stderr while a slow step runs."""
+    if not progress:
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(text):
+        yield
+
+
+def export(
+    model: torch.nn.Module,
+    cfg: ExportConfig,
+    *,
+    images: np.ndarray | str | Path | None = None,
+    progress: bool = True,
+) -> ExportResult:
+    """Export ``model`` to ``cfg.target``, verify it on real photos, write it and its manifest.
+
+    Args:
+        model: a MobileNetV1 (ideally from :func:`toolkit.mobilenet_v1`, which attaches weight source,
+            preprocessing and class names).
+        images: parity photos: an NCHW float32 batch, a folder, or None for the bundled photos.
+
+    Returns the artifact path, its manifest and whether the cache was used. Raises UsageError for bad
+    options or an unwritable dir, MissingDependencyError when the target's extra is not installed and
+    ToolkitError (with the figures) when parity does not hold.
+    """
+    start = time.perf_counter()
+    exporter = get_exporter(cfg.target)
+    precision = resolve_precision(exporter, cfg.precision)
+    out_dir = check_output_dir(cfg.output_dir)
+    final = out_dir / artifact_name(model, cfg.target, precision, exporter.extension)
+    model = model.eval()
+    key = cache_key(model, exporter, cfg, precision)
+    if not cfg.force:
+        hit = _cached(final, key)
+        if hit is not None:
+            return ExportResult(final, hit, True, time.perf_counter() - start)
+    tmp = out_dir / f".{final.stem}.tmp-{os.getpid()}{exporter.extension}"
+    remove_path(tmp)
+    try:
+        example = torch.zeros(1, 3, model.resolution, model.resolution)
+        with _stage(progress, f"exporting {final.name}"):
+            t0 = time.perf_counter()
+            extras = exporter.export(model, example, cfg, tmp, precision) or {}
+            export_seconds = time.perf_counter() - t0
+        if not tmp.exists():
+            raise ToolkitError(f"{cfg.target} exporter wrote nothing at {tmp.name}")
+        with _stage(progress, f"verifying {final.name}"):
+            parity, warnings = _verify(exporter, tmp, model, cfg, precision, extras, images)
+        manifest = build_manifest(
+            model, exporter, cfg, precision, final, tmp, extras, key,
+            parity=parity, warnings=warnings, export_seconds=export_seconds,
+        )  # fmt: skip
+        _install(tmp, final, manifest, model)
+    finally:
+        remove_path(tmp)
+    return ExportResult(final, manifest, False, time.perf_counter() - start)
+
+
+def _cached(final: Path, key: str) -> dict[str, Any] | None:
+    """The manifest of an up-to-date artifact at ``final`` (same key, same bytes), else None."""
+    if not final.exists() or not manifest_path(final).is_file():
+        return None
+    try:
+        manifest = read_manifest(final)
+    except UsageError:
+        return None
+    if manifest.get("cache_key") != key or manifest.get("artifact", {}).get("sha256") != tree_sha256(final):
+        return None
+    return manifest
+
+
+def _verify(
+    exporter: Exporter,
+    tmp: Path,
+    model: torch.nn.Module,
+    cfg: ExportConfig,
+    precision: str,
+    extras: dict[str, Any],
+    images: np.ndarray | str | Path | None,
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """Parity of the temp artifact; raises ToolkitError (artifact discarded) when it fails."""
+    from toolkit.runtimes.base import RuntimeUnavailableError
+    from toolkit.verify import check_parity, load_images, spec_check, verify_runner
+
+    if not cfg.verify:
+        return None, ["not verified: exported with --no-verify; parity against PyTorch is unknown"]
+    try:
+        runner = exporter.open(tmp, threads=cfg.threads)
+    except RuntimeUnavailableError as e:
+        report = spec_check(tmp, cfg.target, model, precision, reason=str(e))
+        return report.to_dict(), [f"no {exporter.runtime} runtime on this host ({e}); verified by spec check only"]
+    try:
+        x = load_images(images, model.resolution, getattr(model, "preprocessing", None) or _default_prep())
+        layout = extras.get("input_layout", "nchw")
+        report = verify_runner(runner, layout, model, x, precision)
+    finally:
+        runner.close()
+    check_parity(report, f"{cfg.target} {precision} export")
+    return report.to_dict(), []
+
+
+def _default_prep() -> Any:
+    from toolkit.data import TF_PREPROCESSING
+
+    return TF_PREPROCESSING
+
+
+def _install(tmp: Path, final: Path, manifest: dict[str, Any], model: torch.nn.Module) -> None:
+    """Labels and manifest first (atomic each), then the artifact; a directory replaces the old one whole."""
+    names = list(getattr(model, "class_names", None) or [f"class_{i}" for i in range(model.num_classes)])
+    atomic_write_text(labels_path(final), "\n".join(names) + "\n")
+    if final.is_dir():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+    write_manifest(final, manifest)
+
+
+def export_targets(
+    model: torch.nn.Module,
+    targets: Sequence[str],
+    cfg: ExportConfig,
+    *,
+    images: np.ndarray | str | Path | None = None,
+    progress: bool = True,
+) -> tuple[list[ExportResult], dict[str, str]]:
+    """Export to each target (``["all"]`` = every registered one) whose optional runtime is installed.
+
+    Returns the results and ``{target: why it was skipped}`` (the MissingDependencyError text, which names
+    the extra to install). With ``--target all`` and no precision each target uses its natural one; a
+    precision a target lacks skips that target instead of failing the others.
+    """
+    names = list(TARGETS) if list(targets) == ["all"] else list(targets)
+    results: list[ExportResult] = []
+    skipped: dict[str, str] = {}
+    for target in names:
+        one = dataclasses.replace(cfg, target=target)
+        try:
+            results.append(export(model, one, images=images, progress=progress))
+        except MissingDependencyError as e:
+            skipped[target] = str(e)
+        except UsageError as e:
+            if len(names) == 1 or "does not support precision" not in str(e):
+                raise
+            skipped[target] = str(e)
+    return results, skipped
