@@ -1,0 +1,146 @@
+"""Cross-language golden tests: the iOS app's Swift BenchCore must compute what the Python harness computes.
+
+Python writes the inputs and its own answers (latency statistics, SplitMix64 draws, preprocessing of real
+photos) to a golden JSON committed under ios_demo/BenchCore/Tests/BenchCoreTests/Resources/; the Swift tests
+assert bit-for-bit equality against it and also write their own outputs (and a report built by the Swift
+benchmark loop) to ``BENCHCORE_OUT``, which these tests compare with Python and validate against the shared
+result schema. Regenerate the golden after a deliberate change with ``ACCEPT=1``.
+
+The Swift half runs in a Debian trixie chroot (scripts/swift_test.sh); it needs root and debootstrap, and
+skips with the reason otherwise. In CI (root, Debian archive reachable) it runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+from PIL import Image
+
+from toolkit.data import IMAGENET_PREPROCESSING, TF_PREPROCESSING, Preprocessing, sample_image_paths
+from toolkit.profile.stats import SplitMix64, summarize
+
+REPO = Path(__file__).resolve().parents[1]
+GOLDEN = REPO / "ios_demo/BenchCore/Tests/BenchCoreTests/Resources/golden.json"
+SCHEMA = REPO / "toolkit/schemas/result.schema.json"
+SCRIPT = REPO / "scripts/swift_test.sh"
+REGENERATE = "ACCEPT=1 python -m pytest tests/test_ios_golden.py -k golden_file"
+
+
+def _sample_sets() -> dict[str, list[float]]:
+    """Latency-like sample sets that exercise every branch: n=1, n=2, ties, outliers, odd/even n."""
+    rng = np.random.default_rng(20260)
+    return {
+        "single": [12.5],
+        "pair": [3.25, 1.75],
+        "ties": [5.0] * 7 + [5.5, 4.5, 5.0],
+        "small_odd": [9.81, 10.02, 9.77, 10.4, 9.9],
+        "lognormal_100": [round(float(x), 4) for x in rng.lognormal(np.log(8.0), 0.08, 100)],
+        "outliers_37": [float(x) for x in np.r_[rng.normal(20.0, 0.5, 34), [55.0, 61.5, 19.0]]],
+        "wide_range_250": [float(x) for x in rng.gamma(2.0, 1.5, 250) + 0.3],
+    }
+
+
+def _preprocess_cases() -> list[dict]:
+    """Real photos, shrunk so the golden stays small, fed through toolkit.data.Preprocessing."""
+    paths = {p.stem: p for p in sample_image_paths()}
+    specs = [
+        ("cat_tf_nchw", "chelsea_cat", (96, 64), 32, TF_PREPROCESSING, "nchw"),
+        ("coffee_imagenet_nhwc_portrait", "coffee", (45, 70), 24, IMAGENET_PREPROCESSING, "nhwc"),
+        ("rocket_fullcrop_upscale", "rocket", (20, 30), 28, Preprocessing(crop_fraction=1.0), "nchw"),
+    ]
+    cases = []
+    for name, stem, size, res, prep, layout in specs:
+        rgb = Image.open(paths[stem]).convert("RGB").resize(size, Image.BILINEAR)
+        rgba = np.asarray(rgb.convert("RGBA"), dtype=np.uint8)
+        x = prep(rgb, res)  # float32 CHW
+        if layout == "nhwc":
+            x = x.transpose(1, 2, 0)
+        cases.append({
+            "name": name, "width": size[0], "height": size[1], "resolution": res, "layout": layout,
+            "preprocessing": prep.to_dict(),
+            "rgba_b64": base64.b64encode(rgba.tobytes()).decode(),
+            "expected_f32le_b64": base64.b64encode(np.ascontiguousarray(x, "<f4").tobytes()).decode(),
+        })  # fmt: skip
+    return cases
+
+
+def build_golden() -> dict:
+    rng = SplitMix64(0x5EED)
+    return {
+        "generated_by": "tests/test_ios_golden.py",
+        "regenerate": REGENERATE,
+        "splitmix64": {"seed": 0x5EED, "first": [str(rng.next_u64()) for _ in range(8)]},
+        "stats": [{"name": k, "samples": v, "expected": summarize(v).to_dict()} for k, v in _sample_sets().items()],
+        "preprocess": _preprocess_cases(),
+    }
+
+
+def test_golden_file_is_current() -> None:
+    """The committed golden equals what today's Python computes; ACCEPT=1 rewrites it."""
+    golden = json.loads(json.dumps(build_golden()))  # tuples become lists, as in the file
+    if os.environ.get("ACCEPT") == "1":
+        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+        tmp = GOLDEN.with_suffix(".tmp")
+        tmp.write_text(json.dumps(golden, indent=1) + "\n", encoding="utf-8")
+        tmp.replace(GOLDEN)
+    assert GOLDEN.is_file(), f"golden file missing: regenerate it with `{REGENERATE}`"
+    committed = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    assert committed == golden, f"golden file is stale (Python statistics or preprocessing changed): `{REGENERATE}`"
+
+
+def _chroot_skip_reason() -> str | None:
+    if os.name != "posix" or os.geteuid() != 0:
+        return "Swift runs in a Debian trixie chroot, which needs root"
+    ready = Path(os.environ.get("SWIFT_CHROOT", "/opt/trixie"), ".swift-ready").is_file()
+    if not ready and shutil.which("debootstrap") is None and shutil.which("apt-get") is None:
+        return "no Swift chroot and neither debootstrap nor apt-get to create one"
+    return None
+
+
+@pytest.fixture(scope="module")
+def swift_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Runs `swift test` for BenchCore (and `swiftc -parse` on the app) once; returns the Swift outputs."""
+    reason = _chroot_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    out = tmp_path_factory.mktemp("benchcore_out")
+    proc = subprocess.run(
+        ["bash", str(SCRIPT)], env={**os.environ, "BENCHCORE_OUT": str(out)},
+        capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    assert proc.returncode == 0, f"swift_test.sh failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    return out
+
+
+def test_swift_stats_equal_python(swift_out: Path) -> None:
+    swift = json.loads((swift_out / "stats_swift.json").read_text())
+    cases = _sample_sets()
+    assert sorted(swift) == sorted(cases)
+    for name, samples in cases.items():
+        assert swift[name] == summarize(samples).to_dict(), name  # exact float equality, every field
+
+
+def test_swift_preprocessing_equals_python(swift_out: Path) -> None:
+    swift = json.loads((swift_out / "preprocess_swift.json").read_text())
+    for case in _preprocess_cases():
+        want = np.frombuffer(base64.b64decode(case["expected_f32le_b64"]), "<f4")
+        got = np.frombuffer(base64.b64decode(swift[case["name"]]), "<f4")
+        assert got.shape == want.shape, case["name"]
+        np.testing.assert_array_equal(got, want, err_msg=case["name"])
+
+
+def test_swift_report_validates_against_schema(swift_out: Path) -> None:
+    report = json.loads((swift_out / "report.json").read_text())
+    jsonschema.validate(report, json.loads(SCHEMA.read_text()))
+    assert report["device"]["kind"] == "ios"
+    assert report["runtime"]["delegate"] in ("cpu_only", "cpu_and_gpu", "cpu_and_ne", "all")
+    assert report["stats"] == summarize(report["latency_ms"]).to_dict()
+    assert len(report["latency_ms"]) == report["config"]["iterations"]
