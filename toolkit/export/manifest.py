@@ -158,7 +158,7 @@ def build_manifest(
 
     prep = getattr(model, "preprocessing", None) or TF_PREPROCESSING
     versions = tool_versions(exporter)
-    return {
+    manifest = {
         "schema_version": MANIFEST_VERSION,
         "artifact": {
             "file": final.name,
@@ -207,6 +207,7 @@ def build_manifest(
         "export_seconds": round(export_seconds, 3),
         "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    return json.loads(json.dumps(manifest, allow_nan=False))  # exactly what a reader gets back (lists, not tuples)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

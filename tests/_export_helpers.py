@@ -1,0 +1,38 @@
+"""Shared, process-wide export fixtures: each (target, variant) is exported once per test session.
+
+Exports take seconds (torch.export + lowering), so test modules share them through ``functools.cache``
+instead of a conftest. Tests that modify an artifact copy it to their own ``tmp_path`` first.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import shutil
+import tempfile
+from pathlib import Path
+
+from toolkit import mobilenet_v1
+from toolkit.export import ExportConfig, export
+
+__all__ = ["exported", "model", "shared_dir"]
+
+
+@functools.cache
+def shared_dir() -> Path:
+    path = Path(tempfile.mkdtemp(prefix="toolkit-export-tests-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+@functools.cache
+def model(alpha: float, resolution: int, seed: int = 0):
+    """A random, BatchNorm-calibrated model: logits differ from photo to photo (not collapsed)."""
+    return mobilenet_v1(alpha, resolution, weights="random", seed=seed)
+
+
+@functools.cache
+def exported(target: str, alpha: float, resolution: int, precision: str | None = None, dynamic: bool = False):
+    out = shared_dir() / ("dynamic" if dynamic else "static")  # same artifact name, different bytes
+    cfg = ExportConfig(target=target, precision=precision, output_dir=out, dynamic_batch=dynamic)
+    return export(model(alpha, resolution), cfg, progress=False)

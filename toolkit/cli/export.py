@@ -1,0 +1,82 @@
+"""``toolkit export``, ``toolkit verify`` and ``toolkit predict``: thin wrappers over toolkit.export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from toolkit.cli._app import app, console
+
+__all__ = ["export", "predict", "verify"]
+
+_TARGETS = "executorch, coreml, tflite, onnx or all"
+
+
+@app.command("export")
+def export(
+    target: str = typer.Option(..., "--target", "-t", help=f"One of {_TARGETS}."),
+    alpha: float = typer.Option(1.0, "--alpha", "-a", help="Width multiplier in (0, 1]."),
+    resolution: int = typer.Option(224, "--resolution", "-r", help="Input side, a multiple of 32."),
+    weights: str = typer.Option("imagenet", "--weights", "-w", help="imagenet, random, or a checkpoint path."),
+    precision: str = typer.Option(None, "--precision", "-p", help="fp32 or fp16 (default: the target's own)."),
+    output_dir: Path = typer.Option(Path("artifacts"), "--output-dir", "-o", help="Where artifacts go."),
+    num_classes: int = typer.Option(None, "--num-classes", help="Classifier size (default: 1000 or the checkpoint's)."),
+    labels: Path = typer.Option(None, "--labels", help="Class names file, one per line."),
+    layout: str = typer.Option("nhwc", "--layout", help="TFLite input layout: nhwc or nchw."),
+    dynamic_batch: bool = typer.Option(False, "--dynamic-batch/--static-batch", help="ONNX: symbolic batch axis."),
+    min_target: str = typer.Option("iOS16", "--min-deployment-target", help="Core ML minimum deployment target."),
+    verify: bool = typer.Option(True, "--verify/--no-verify", help="Check parity against PyTorch on photos."),
+    force: bool = typer.Option(False, "--force/--no-force", help="Re-export even if a cached artifact matches."),
+    threads: int = typer.Option(0, "--threads", help="Host runtime threads for verification (0 = default)."),
+    images: Path = typer.Option(None, "--images", help="Folder of parity photos (default: bundled photos)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for --weights random."),
+) -> None:
+    """Export MobileNet V1 (α, ρ) to a phone format, verify it and write its manifest."""
+    from toolkit import mobilenet_v1
+    from toolkit.export.base import ExportConfig, validate_target
+    from toolkit.export.pipeline import export_targets
+    from toolkit.export.summary import read_labels, summary
+
+    targets = ["all"] if target == "all" else [validate_target(target)]
+    cfg = ExportConfig(target=targets[0] if target != "all" else "onnx", precision=precision, output_dir=output_dir,
+                       layout=layout, dynamic_batch=dynamic_batch, minimum_deployment_target=min_target,
+                       verify=verify, force=force, threads=threads)  # fmt: skip
+    model = mobilenet_v1(alpha, resolution, weights=weights, num_classes=num_classes, seed=seed)
+    if labels is not None:
+        model.class_names = read_labels(labels, model.num_classes)
+    results, skipped = export_targets(model, targets, cfg, images=images)
+    console.print(summary(results, skipped))
+    if not results:
+        from toolkit.errors import MissingDependencyError
+
+        raise MissingDependencyError("no target could be exported: " + "; ".join(skipped.values()))
+
+
+@app.command("verify")
+def verify(
+    artifact: Path = typer.Argument(..., help="An exported artifact with its manifest beside it."),
+    images: Path = typer.Option(None, "--images", help="Folder of photos (default: bundled photos)."),
+    threads: int = typer.Option(0, "--threads", help="Host runtime threads (0 = default)."),
+) -> None:
+    """Re-check an artifact against the PyTorch model its manifest names."""
+    from toolkit.verify import check_parity, verify_artifact
+
+    report = verify_artifact(artifact, images=images, threads=threads)
+    console.print(f"{artifact.name}: {report.summary()}")
+    check_parity(report, artifact.name)
+    console.print("[green]parity holds[/]")
+
+
+@app.command("predict")
+def predict(
+    artifact: Path = typer.Argument(..., help="An exported artifact with its manifest beside it."),
+    image: Path = typer.Argument(..., help="A photo (jpg, png, ...)."),
+    top: int = typer.Option(5, "--top", help="How many classes to print."),
+    threads: int = typer.Option(0, "--threads", help="Host runtime threads (0 = default)."),
+) -> None:
+    """Classify one photo with the artifact's own runtime (preprocessing and labels from the manifest)."""
+    from toolkit.runtimes import classify
+
+    for rank, (label, prob) in enumerate(classify(artifact, image, top_k=top, threads=threads), 1):
+        console.print(f"{rank}. {prob:7.2%}  {label}", highlight=False)
