@@ -103,7 +103,7 @@ def test_layouts_and_softmax():
     nhwc = to_layout(x, "nhwc")
     assert nhwc.shape == (2, 4, 4, 3) and nhwc[1, 2, 3, 0] == x[1, 0, 2, 3] and nhwc.flags.c_contiguous
     assert to_layout(x, "nchw") is not None and np.array_equal(to_layout(x, "nchw"), x)
-    with pytest.raises(ValueError, match="nchw, nhwc"):
+    with pytest.raises(ValueError, match="nchw, nhwc, image"):
         to_layout(x, "chwn")
     p = softmax(np.array([[1000.0, 1000.0, 0.0]]))
     assert p.sum() == pytest.approx(1.0) and p[0, 0] == pytest.approx(0.5)

@@ -37,7 +37,7 @@ RUNNER_MODULES: dict[str, str] = {
     ".tflite": "toolkit.runtimes.tflite",
     ".mlpackage": "toolkit.runtimes.coreml",
 }
-LAYOUTS = ("nchw", "nhwc")
+LAYOUTS = ("nchw", "nhwc", "image")
 
 
 def open_runner(artifact: str | Path, threads: int = 0) -> Runner:
@@ -73,10 +73,12 @@ def read_manifest(artifact: str | Path) -> dict[str, Any]:
 
 
 def to_layout(images_nchw: np.ndarray, layout: str) -> np.ndarray:
-    """Convert a float32 NCHW batch into an artifact's input layout (``nchw`` or ``nhwc``)."""
+    """Convert a float32 NCHW batch into an artifact's input layout (``nchw``, ``nhwc`` or ``image``)."""
     if images_nchw.ndim != 4:
         raise ValueError(f"expected an NCHW batch, got shape {images_nchw.shape}")
-    if layout == "nchw":
+    if layout in ("nchw", "image"):
+        # "image" (Core ML ImageType): the runner gets the normalized NCHW batch and builds the
+        # platform image itself, since only it knows the model's scale/bias embedding.
         return np.ascontiguousarray(images_nchw, dtype=np.float32)
     if layout == "nhwc":
         return np.ascontiguousarray(images_nchw.transpose(0, 2, 3, 1), dtype=np.float32)
