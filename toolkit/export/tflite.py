@@ -1,0 +1,121 @@
+"""TFLite export with litert-torch (no TensorFlow), NHWC input by default.
+
+Android hands pixels over as NHWC (``Bitmap`` → ``ByteBuffer``), so the default artifact takes NHWC and
+the model permutes to NCHW as its first op; the converter then rewrites the whole graph to TFLite's
+native NHWC and the permute cancels out (the manifest records how many TRANSPOSE ops survived).
+``fp16`` stores weights as float16 with DEQUANTIZE ops in front (the standard TFLite "float16
+quantization"): half the size, computed in fp32 on CPU, or fp16 by the GPU delegate.
+
+litert-torch pulls jax and takes seconds to import, so it is imported inside :meth:`export` only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from toolkit._deps import require
+from toolkit.errors import MissingDependencyError, ToolkitError
+from toolkit.export.base import ExportConfig
+from toolkit.export.manifest import package_version
+from toolkit.runtimes.base import Runner
+
+__all__ = ["EXPORTER", "NHWCInput", "TFLiteExporter"]
+
+
+class NHWCInput(torch.nn.Module):
+    """Accept an NHWC batch and hand the wrapped NCHW model its own layout."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x.permute(0, 3, 1, 2))
+
+
+class TFLiteExporter:
+    """litert-torch → ``.tflite``; host runner: the LiteRT interpreter (XNNPACK delegate)."""
+
+    target = "tflite"
+    extension = ".tflite"
+    precisions = ("fp32", "fp16")
+    natural_precision = "fp32"
+    runtime = "tflite"
+
+    def tool_versions(self) -> dict[str, str | None]:
+        return {name: package_version(name) for name in ("litert-torch", "ai-edge-litert", "ai-edge-quantizer")}
+
+    def cache_options(self, cfg: ExportConfig) -> dict[str, Any]:
+        return {"layout": cfg.layout}
+
+    def export(
+        self, model: torch.nn.Module, example: torch.Tensor, cfg: ExportConfig, out_path: Path, precision: str
+    ) -> dict[str, Any]:
+        """Convert, optionally cast weights to fp16, write ``out_path``; return layout and op counts."""
+        require("litert_torch")
+        import litert_torch
+
+        from toolkit.runtimes.tflite import op_counts
+
+        nhwc = cfg.layout == "nhwc"
+        module = (NHWCInput(model) if nhwc else model).eval()
+        sample = example.permute(0, 2, 3, 1).contiguous() if nhwc else example
+        with torch.no_grad():
+            data = litert_torch.convert(module, (sample,)).model_content()
+        if precision == "fp16":
+            data = _fp16_weights(data)
+        _write(out_path, data)
+        ops = op_counts(out_path)
+        expected = {"CONV_2D": 14, "DEPTHWISE_CONV_2D": 13, "FULLY_CONNECTED": 1}
+        missing = {k: (ops.get(k, 0), v) for k, v in expected.items() if ops.get(k, 0) != v}
+        if missing:
+            raise ToolkitError(f"unexpected TFLite graph: (found, expected) op counts {missing}; ops {ops}")
+        return {
+            "input_layout": cfg.layout,
+            "input_shape": list(sample.shape),
+            "delegate": "xnnpack",
+            "runtime_version": package_version("ai-edge-litert"),
+            "ops": ops,
+            "op_total": sum(ops.values()),
+            "pad_ops": ops.get("PAD", 0) + ops.get("PADV2", 0),
+            "transpose_ops": ops.get("TRANSPOSE", 0),
+            "weights_dtype": "float16" if precision == "fp16" else "float32",
+            "labels": "sidecar",  # <artifact>.labels.txt, named in the manifest's labels_file
+        }
+
+    def open(self, path: Path, threads: int = 0) -> Runner:
+        from toolkit.runtimes.tflite import open_runner
+
+        return open_runner(path, threads=threads)
+
+
+def _fp16_weights(data: bytes) -> bytes:
+    """Cast conv/FC weights to float16 with ai-edge-quantizer's ``float_casting`` (weights only)."""
+    try:
+        from ai_edge_quantizer import qtyping, quantizer
+    except ImportError:
+        raise MissingDependencyError.for_extra("ai-edge-quantizer (TFLite fp16)", "tflite") from None
+
+    config = qtyping.OpQuantizationConfig(
+        weight_tensor_config=qtyping.TensorQuantizationConfig(num_bits=16, dtype=qtyping.TensorDataType.FLOAT),
+        compute_precision=qtyping.ComputePrecision.FLOAT,
+        explicit_dequantize=True,
+    )
+    q = quantizer.Quantizer(bytearray(data))
+    q.update_quantization_recipe(regex=".*", operation_name="*", op_config=config, algorithm_key="float_casting")
+    return bytes(q.quantize(enable_progress_report=False).quantized_model)
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write and fsync: the pipeline renames this temp file into place next."""
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+EXPORTER = TFLiteExporter()
