@@ -38,8 +38,25 @@ public final class Stats {
 
     /** {@code next_u64() % n} with the 64-bit value read as unsigned, as Python does. */
     public int below(int n) {
-      return (int) Long.remainderUnsigned(nextU64(), n);
+      return (int) remainderUnsigned(nextU64(), n);
     }
+  }
+
+  /**
+   * {@code Long.remainderUnsigned(dividend, divisor)} for a positive divisor. That method is Java 8
+   * API, missing from the API 23 android.jar the smoke build compiles against, so it is spelled
+   * out here (Hacker's Delight 9-3): halve, divide, double, then correct by at most one divisor.
+   */
+  public static long remainderUnsigned(long dividend, long divisor) {
+    if (divisor <= 0) {
+      throw new IllegalArgumentException("divisor must be positive, got " + divisor);
+    }
+    if (dividend >= 0) {
+      return dividend % divisor;
+    }
+    long quotient = ((dividend >>> 1) / divisor) << 1;
+    long rem = dividend - quotient * divisor;
+    return rem >= divisor || rem < 0 ? rem - divisor : rem;
   }
 
   /** The summary the result schema stores; every field in milliseconds except {@code n}. */

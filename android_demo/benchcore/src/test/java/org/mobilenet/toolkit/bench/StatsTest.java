@@ -27,6 +27,20 @@ class StatsTest {
   }
 
   @Test
+  void remainderUnsignedEqualsTheJdkMethod() {
+    Stats.SplitMix64 rng = new Stats.SplitMix64(123L);
+    long[] divisors = {1, 2, 3, 7, 100, 257, 1000, 65537, Integer.MAX_VALUE};
+    for (int i = 0; i < 20000; i++) {
+      long x = rng.nextU64();
+      for (long d : divisors) {
+        assertEquals(Long.remainderUnsigned(x, d), Stats.remainderUnsigned(x, d));
+      }
+    }
+    assertEquals(Long.remainderUnsigned(-1L, 10L), Stats.remainderUnsigned(-1L, 10L));
+    assertEquals(Long.remainderUnsigned(Long.MIN_VALUE, 3L), Stats.remainderUnsigned(Long.MIN_VALUE, 3L));
+  }
+
+  @Test
   void percentileInterpolatesLikeNumpy() {
     double[] xs = {1.0, 2.0, 3.0, 4.0};
     assertEquals(2.5, Stats.percentile(xs, 50.0), 0.0);
