@@ -1,0 +1,104 @@
+"""ExecuTorch / XNNPACK int8: PT2E with XNNPACKQuantizer, then lowering with the XNNPACK partitioner.
+
+Static int8 is per-channel symmetric weights (depthwise included) and per-tensor affine activations from
+a histogram observer over the calibration images; dynamic int8 quantizes activations at run time (XNNPACK
+only has dynamic kernels for linear/1×1-style ops, so most of the graph stays fp32 there).
+
+Exporter hook (``toolkit/export/executorch.py``)::
+
+    ep = quantization.xnnpack.quantize_pt2e(model, example, calibration, cfg)   # torch.export.ExportedProgram
+    pte = to_edge_transform_and_lower(ep, partitioner=[XnnpackPartitioner()]).to_executorch().buffer
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from quantization.calibration import CalibrationSet
+from quantization.config import QuantConfig
+from toolkit.errors import ToolkitError
+
+__all__ = ["delegation_summary", "lower_to_pte", "quantize_pt2e", "run_pte"]
+
+
+def _quantizer(cfg: QuantConfig) -> Any:
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer,
+        get_symmetric_quantization_config,
+    )
+
+    dynamic = cfg.scheme == "int8-dynamic"
+    return XNNPACKQuantizer().set_global(
+        get_symmetric_quantization_config(is_per_channel=cfg.per_channel, is_dynamic=dynamic)
+    )
+
+
+def quantize_pt2e(
+    model: torch.nn.Module, example: torch.Tensor, calibration: CalibrationSet | None, cfg: QuantConfig
+) -> torch.export.ExportedProgram:
+    """Quantized, re-exported program ready for ``to_edge_transform_and_lower``.
+
+    Args:
+        model: the fp32 model in eval mode (fold its pads first with :mod:`quantization.rewrites` for speed).
+        example: one input of the exported shape (batch 1, NCHW).
+        calibration: images for static int8; ignored by ``int8-dynamic``.
+
+    Raises ToolkitError (one line) when torch.export or the quantizer rejects the model.
+    """
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    if cfg.target != "executorch":
+        raise ValueError(f"quantize_pt2e needs an executorch config, got {cfg.target}")
+    if cfg.is_static and calibration is None:
+        raise ValueError("static int8 needs a calibration set")
+    model = model.eval()
+    try:
+        graph = torch.export.export(model, (example,), strict=False).module()
+        prepared = prepare_pt2e(graph, _quantizer(cfg))
+        with torch.no_grad():
+            if cfg.is_static:
+                for x in calibration.batches():
+                    prepared(torch.from_numpy(x))
+            else:
+                prepared(example)
+            converted = convert_pt2e(prepared)
+        return torch.export.export(converted, (example,), strict=False)
+    except (RuntimeError, ValueError, TypeError, AssertionError, NotImplementedError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ToolkitError(f"ExecuTorch int8 quantization failed: {first}") from e
+
+
+def lower_to_pte(program: torch.export.ExportedProgram) -> bytes:
+    """The .pte bytes of ``program`` with every supported op delegated to XNNPACK."""
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+    return edge.to_executorch().buffer
+
+
+def delegation_summary(program: torch.export.ExportedProgram) -> dict[str, int]:
+    """Ops left outside XNNPACK after lowering (name → count) plus the number of delegate calls."""
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+    counts: dict[str, int] = {}
+    for node in edge.exported_program().graph.nodes:
+        if node.op == "call_function":
+            name = getattr(node.target, "__name__", str(node.target))
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def run_pte(path: str | Path, images: np.ndarray) -> np.ndarray:
+    """Logits of a .pte on the host ExecuTorch runtime, one image at a time."""
+    from executorch.runtime import Runtime
+
+    method = Runtime.get().load_program(Path(path)).load_method("forward")
+    outs = [method.execute([torch.from_numpy(np.ascontiguousarray(images[i : i + 1]))])[0] for i in range(len(images))]
+    return torch.cat([o.reshape(1, -1) for o in outs]).numpy()
