@@ -167,3 +167,23 @@ public func preprocess(_ image: RGBAImage, resolution: Int, spec: PreprocessingS
     }
     return out
 }
+
+/// The input an artifact wants, by the manifest's input layout:
+/// "nchw"/"nhwc" get normalized Float32; "image" (a Core ML ImageType with scale/bias inside the model) gets
+/// the resized, center-cropped RGB pixels as 0...255 values, interleaved row by row.
+public func modelInput(_ image: RGBAImage, manifest: ModelManifest) throws -> [Float] {
+    let r = manifest.variant.resolution
+    switch manifest.input.layout.lowercased() {
+    case "image":
+        let crop = resizeAndCenterCrop(image, resolution: r, cropFraction: manifest.preprocessing.cropFraction)
+        var out = [Float](repeating: 0, count: r * r * 3)
+        for i in 0 ..< r * r { for c in 0 ..< 3 { out[i * 3 + c] = Float(crop.pixels[i * 4 + c]) } }
+        return out
+    case "nhwc":
+        return try preprocess(image, resolution: r, spec: manifest.preprocessing, channelsLast: true)
+    case "nchw":
+        return try preprocess(image, resolution: r, spec: manifest.preprocessing, channelsLast: false)
+    default:
+        throw PreprocessError.badSpec("unknown input layout \(manifest.input.layout)")
+    }
+}

@@ -150,6 +150,29 @@ final class ManifestAndTopKTests: XCTestCase {
         XCTAssertEqual(ModelManifest.url(forArtifact: artifact).lastPathComponent, m.artifact.file + ".manifest.json")
     }
 
+    func testModelInputFollowsTheManifestLayout() throws {
+        let url = resourcesDirectory.appendingPathComponent("manifest_coreml.json")
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        var input = json["input"] as! [String: Any]
+        let img = gradientImage(width: 50, height: 40)
+        var results: [String: [Float]] = [:]
+        for layout in ["image", "nchw", "nhwc"] {
+            input["layout"] = layout
+            json["input"] = input
+            let m = try JSONDecoder().decode(ModelManifest.self, from: JSONSerialization.data(withJSONObject: json))
+            results[layout] = try modelInput(img, manifest: m)
+            XCTAssertEqual(results[layout]?.count, 3 * 160 * 160)
+        }
+        // image: raw 0...255 pixels; nhwc: the same pixels normalized with mean 0.5, std 0.5
+        for i in stride(from: 0, to: 3 * 160 * 160, by: 997) {
+            XCTAssertEqual(results["nhwc"]![i], (results["image"]![i] / 255 - 0.5) / 0.5)
+        }
+        input["layout"] = "nc"
+        json["input"] = input
+        let bad = try JSONDecoder().decode(ModelManifest.self, from: JSONSerialization.data(withJSONObject: json))
+        XCTAssertThrowsError(try modelInput(img, manifest: bad))
+    }
+
     func testTopKOrdersByProbabilityThenIndex() {
         let preds = topK(logits: [0.1, 2.0, -1.0, 2.0, 0.5], k: 3, labels: ["a", "b", "c", "d"])
         XCTAssertEqual(preds.map(\.index), [1, 3, 4])
