@@ -195,3 +195,30 @@ def test_real_transport_reports_no_device_here() -> None:
     pytest.importorskip("pymobiledevice3")
     with pytest.raises(IOSDeviceError, match="no iPhone connected"):
         IOSDevice(timeout_s=1).describe()
+
+
+def test_list_phones_reports_what_blocks_each_phone(tmp_path: Path) -> None:
+    from toolkit.profile.ios import list_phones
+
+    ok = _phone(tmp_path, "AAAA", developer_mode=False, apps=set())
+    untrusted = _phone(tmp_path, "BBBB", pair_state="not_trusted")
+    rows = list_phones(FakeTransport(ok, untrusted))
+    assert rows == [
+        {"udid": "AAAA", "pair_state": "paired", "name": "iPhone 15 Pro", "product_type": "iPhone16,1",
+         "ios": "17.5.1", "developer_mode": False, "app_installed": False},
+        {"udid": "BBBB", "pair_state": "not_trusted"},
+    ]  # fmt: skip
+
+
+def test_cli_ios_devices(capsys: pytest.CaptureFixture[str]) -> None:
+    """`toolkit ios devices`: one line and exit 3 without pymobiledevice3; 'no iPhone' with it and no phone."""
+    import importlib.util
+
+    from toolkit.cli import main
+
+    code = main(["ios", "devices"])
+    out = capsys.readouterr()
+    if importlib.util.find_spec("pymobiledevice3") is None:
+        assert code == 3 and "pip install pymobiledevice3" in out.err
+    else:
+        assert code == 0 and "no iPhone connected" in out.out

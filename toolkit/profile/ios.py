@@ -17,6 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -30,6 +34,7 @@ from toolkit.profile.protocol import DeviceError, ProfileConfig
 __all__ = [
     "BUNDLE_ID",
     "COMPUTE_UNITS",
+    "DevicectlTransport",
     "IOSDevice",
     "IOSDeviceError",
     "PhoneGoneError",
@@ -39,6 +44,7 @@ __all__ = [
     "Transport",
     "check_deployment_target",
     "expand_runs",
+    "list_phones",
     "model_files",
 ]
 
@@ -319,6 +325,20 @@ class IOSDevice:
         return result
 
 
+def list_phones(transport: Transport | None = None, bundle_id: str = BUNDLE_ID) -> list[dict[str, Any]]:
+    """Every connected phone with what would stop a run on it (for ``toolkit ios devices``)."""
+    t = transport or default_transport()
+    phones = []
+    for udid in t.list_devices():
+        row: dict[str, Any] = {"udid": udid, "pair_state": t.pair_state(udid)}
+        if row["pair_state"] == "paired":
+            info = t.info(udid)
+            row.update(name=info.name, product_type=info.product_type, ios=info.ios_version,
+                       developer_mode=info.developer_mode, app_installed=t.app_installed(udid, bundle_id))  # fmt: skip
+        phones.append(row)
+    return phones
+
+
 _PAIR_HINTS = {
     "not_paired": "iPhone {udid} is not paired with this computer: unlock it, tap Trust and enter the passcode",
     "not_trusted": "iPhone {udid} has not trusted this computer: unlock it and tap Trust on the prompt",
@@ -327,10 +347,12 @@ _PAIR_HINTS = {
 
 
 def default_transport() -> Transport:
-    """pymobiledevice3 wherever it is installed; a one-line install hint otherwise."""
+    """pymobiledevice3 wherever it is installed, else Xcode's devicectl on a Mac, else a one-line hint."""
     try:
         import pymobiledevice3  # noqa: F401
     except ImportError:
+        if sys.platform == "darwin" and shutil.which("xcrun"):
+            return DevicectlTransport()
         raise MissingDependencyError(
             "pymobiledevice3 is not installed (needed to reach an iPhone): pip install pymobiledevice3"
         ) from None
@@ -473,3 +495,61 @@ class PyMobileDeviceTransport:
             return self._sync(read())
         except Exception:  # temperature is best-effort; a run must not fail on it
             return None
+
+
+class DevicectlTransport:
+    """:class:`Transport` over ``xcrun devicectl`` (Xcode 15+, macOS only; no temperature readout)."""
+
+    def _ctl(self, *args: str, check: bool = True) -> dict[str, Any]:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "out.json"
+            proc = subprocess.run(["xcrun", "devicectl", *args, "--json-output", str(out)], capture_output=True,
+                                  text=True, timeout=600)  # fmt: skip
+            if proc.returncode != 0 and check:
+                lines = (proc.stderr or proc.stdout).strip().splitlines()
+                raise RuntimeError(lines[-1] if lines else f"devicectl {args[0]} failed")
+            return json.loads(out.read_text()) if out.is_file() else {}
+
+    def _devices(self) -> dict[str, dict[str, Any]]:
+        found = self._ctl("list", "devices").get("result", {}).get("devices", [])
+        usable = [d for d in found if d.get("connectionProperties", {}).get("tunnelState") != "unavailable"]
+        return {d["hardwareProperties"]["udid"]: d for d in usable if d.get("hardwareProperties", {}).get("udid")}
+
+    def list_devices(self) -> list[str]:
+        return sorted(self._devices())
+
+    def pair_state(self, udid: str) -> str:
+        state = self._devices()[udid].get("connectionProperties", {}).get("pairingState", "paired")
+        return "paired" if state == "paired" else "not_paired"
+
+    def info(self, udid: str) -> PhoneInfo:
+        d = self._devices()[udid]
+        hw, props = d.get("hardwareProperties", {}), d.get("deviceProperties", {})
+        mode = props.get("developerModeStatus")
+        product = hw.get("productType", "iPhone")
+        return PhoneInfo(udid, hw.get("marketingName") or product, product, props.get("osVersionNumber", "0"),
+                         None if mode is None else mode == "enabled")  # fmt: skip
+
+    def app_installed(self, udid: str, bundle_id: str) -> bool:
+        apps = self._ctl("device", "info", "apps", "--device", udid, "--bundle-id", bundle_id)
+        return bool(apps.get("result", {}).get("apps"))
+
+    def _copy(self, direction: str, udid: str, bundle_id: str, source: str, dest: str, check: bool = True) -> None:
+        self._ctl("device", "copy", direction, "--device", udid, "--domain-type", "appDataContainer",
+                  "--domain-identifier", bundle_id, "--source", source, "--destination", dest, check=check)  # fmt: skip
+
+    def push(self, udid: str, bundle_id: str, local: Path, remote_dir: str) -> None:
+        self._copy("to", udid, bundle_id, str(local), f"Documents/{remote_dir}/{local.name}")
+
+    def pull(self, udid: str, bundle_id: str, remote: str) -> bytes | None:
+        with tempfile.TemporaryDirectory() as tmp:
+            dest = Path(tmp) / Path(remote).name
+            self._copy("from", udid, bundle_id, f"Documents/{remote}", str(dest), check=False)
+            return dest.read_bytes() if dest.is_file() else None
+
+    def launch(self, udid: str, bundle_id: str, arguments: list[str]) -> None:
+        # "--" ends devicectl's own options; the app's argument parser skips it
+        self._ctl("device", "process", "launch", "--device", udid, "--terminate-existing", bundle_id, "--", *arguments)
+
+    def battery_temperature_c(self, udid: str) -> float | None:
+        return None

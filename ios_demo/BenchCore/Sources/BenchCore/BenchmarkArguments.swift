@@ -63,7 +63,7 @@ public struct BenchmarkArguments: Equatable {
         var i = 0
         while i < argv.count {
             let arg = argv[i]
-            if arg == "--benchmark" || !arg.hasPrefix("--") { i += 1; continue }
+            if arg == "--benchmark" || arg == "--" || !arg.hasPrefix("--") { i += 1; continue }
             guard i + 1 < argv.count, !argv[i + 1].hasPrefix("--") else { throw ArgumentError("\(arg) needs a value") }
             values[arg] = argv[i + 1]
             i += 2

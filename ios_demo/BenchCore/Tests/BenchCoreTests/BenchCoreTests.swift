@@ -112,6 +112,8 @@ final class ArgumentTests: XCTestCase {
         let args = BenchmarkArguments(model: "m.mlpackage", computeUnits: .cpuAndNeuralEngine, threads: 2, warmup: 5,
                                       iterations: 50, durationS: 3.5, cooldownS: 1, runID: "r1")
         XCTAssertEqual(try BenchmarkArguments.parse(["App"] + args.argv), args)
+        // devicectl passes "--" before the app's arguments; Xcode adds single-dash defaults
+        XCTAssertEqual(try BenchmarkArguments.parse(["App", "-NSDocumentRevisionsDebugMode", "YES", "--"] + args.argv), args)
     }
 
     func testInteractiveLaunchIsNotABenchmark() throws {
