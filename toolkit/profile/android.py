@@ -1,0 +1,371 @@
+"""Android device backend: push an artifact to the demo app, run its headless benchmark, pull the result.
+
+The app (android_demo/) has a ``BenchmarkActivity`` started over adb with intent extras
+(``model_path``, ``run_id``, ``threads``, ``warmup``, ``iterations``, ``cooldown``, ``duration``,
+``delegate``). It preprocesses a bundled photo per the model's manifest, runs the same loop as the host
+profiler and writes the shared result record to ``<external files>/results/<run_id>.json`` (or
+``<run_id>.error.json`` when the runtime rejects the model). This module pushes the artifact, its
+manifest and labels to :data:`PUSH_DIR`, starts the activity, polls for either file, pulls it and
+attaches what the host knows: the phone's model, SoC, Android version and thermal readings.
+
+Everything goes through the ``adb`` binary (Debian/Ubuntu ``apt-get install adb``, or Android
+platform-tools), so the code is the same for a real phone and for the tests' fake ``adb``
+(tests/fake_adb/), which follows the same command-line protocol and runs the artifact on the host.
+On-phone runs are not exercised in CI.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from toolkit.errors import ToolkitError
+from toolkit.profile.protocol import DeviceError, ProfileConfig
+
+__all__ = [
+    "ACTIVITY",
+    "PACKAGE",
+    "PUSH_DIR",
+    "RESULTS_DIR",
+    "AndroidDevice",
+    "AndroidDeviceError",
+    "PhoneGoneError",
+    "SweepOutcome",
+    "list_devices",
+    "parse_thermalservice",
+]
+
+PACKAGE = "org.mobilenet.toolkit.demo"  # android_demo/app/src/main/AndroidManifest.xml
+ACTIVITY = f"{PACKAGE}/.BenchmarkActivity"
+PUSH_DIR = "/data/local/tmp/mobilenet_bench"  # Models.PUSH_DIR in the app
+RESULTS_DIR = f"/sdcard/Android/data/{PACKAGE}/files/results"  # getExternalFilesDir(null)/results
+LOG_TAGS = ("MobilenetBench:V", "AndroidRuntime:E", "ExecuTorch:V", "tflite:V", "*:S")
+# dumpsys thermalservice sensor types (android.os.Temperature): prefer skin, then CPU, then battery.
+_TYPE_PREFERENCE = (3, 0, 2)
+_THERMAL_STATUS = ("none", "light", "moderate", "severe", "critical", "emergency", "shutdown")
+
+
+class AndroidDeviceError(DeviceError, ToolkitError):
+    """One line for the CLI (exit 1): what is wrong with the phone and what to do."""
+
+
+class PhoneGoneError(AndroidDeviceError):
+    """The phone was unplugged mid-run; a sweep stops here and keeps what finished."""
+
+
+@dataclass
+class SweepOutcome:
+    """Finished results, and one line per run that failed (a sweep stops when the phone goes away)."""
+
+    results: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+def _adb_binary(adb: str | None) -> str:
+    found = shutil.which(adb or "adb")
+    if found is None:
+        raise AndroidDeviceError("adb not found: install Android platform-tools (Debian/Ubuntu: apt-get install adb)")
+    return found
+
+
+def list_devices(adb: str | None = None) -> list[dict[str, str]]:
+    """``adb devices -l`` as dicts: serial, state (device/unauthorized/offline), model, ... ."""
+    out = subprocess.run([_adb_binary(adb), "devices", "-l"], capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        raise AndroidDeviceError(f"adb devices failed: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
+    devices = []
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if len(parts) < 2 or line.startswith(("List of devices", "*")):
+            continue
+        info = {"serial": parts[0], "state": parts[1]}
+        info.update(p.split(":", 1) for p in parts[2:] if ":" in p)
+        devices.append(info)
+    return devices
+
+
+def parse_thermalservice(text: str) -> tuple[float | None, str | None]:
+    """(temperature °C, thermal status) from ``dumpsys thermalservice``; None where absent.
+
+    Reads the "Current temperatures from HAL" block (falling back to the cached block) and takes the
+    hottest sensor of the most telling type: skin, else CPU, else battery.
+    """
+    status = None
+    m = re.search(r"Thermal Status:\s*(\d+)", text)
+    if m:
+        k = int(m.group(1))
+        status = _THERMAL_STATUS[k] if k < len(_THERMAL_STATUS) else str(k)
+    block = text.split("Current temperatures from HAL:", 1)
+    body = block[1] if len(block) == 2 else text
+    body = body.split("Current cooling devices", 1)[0]
+    by_type: dict[int, list[float]] = {}
+    for value, typ in re.findall(r"Temperature\{mValue=([-\d.]+), mType=(-?\d+)", body):
+        by_type.setdefault(int(typ), []).append(float(value))
+    for typ in _TYPE_PREFERENCE:
+        if by_type.get(typ):
+            return max(by_type[typ]), status
+    return None, status
+
+
+class AndroidDevice:
+    """An Android phone running the demo app's benchmark mode (``DeviceBackend`` with ``kind == "android"``)."""
+
+    kind = "android"
+
+    def __init__(
+        self,
+        serial: str | None = None,
+        *,
+        adb: str | None = None,
+        timeout_s: float | None = None,
+        poll_s: float = 0.5,
+        thermal_poll_s: float = 10.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._requested = serial
+        self._adb_name = adb
+        self.timeout_s = timeout_s
+        self.poll_s = poll_s
+        self.thermal_poll_s = thermal_poll_s
+        self._sleep = sleep
+        self._serial: str | None = None
+        self._props: dict[str, str] | None = None
+
+    # ---- connection -------------------------------------------------------------------------
+    @property
+    def serial(self) -> str:
+        """The chosen phone; checks it is attached and authorized (once)."""
+        if self._serial is None:
+            self._serial = self._choose()
+        return self._serial
+
+    def _choose(self) -> str:
+        devices = list_devices(self._adb_name)
+        if self._requested is not None:
+            match = [d for d in devices if d["serial"] == self._requested]
+            if not match:
+                attached = ", ".join(d["serial"] for d in devices) or "none"
+                raise AndroidDeviceError(f"no phone with serial {self._requested} (attached: {attached})")
+            return self._check_state(match[0])
+        if not devices:
+            raise AndroidDeviceError("no Android device found: connect a phone with USB debugging, or pass --serial")
+        if len(devices) > 1:
+            names = ", ".join(f"{d['serial']} ({d.get('model', d['state'])})" for d in devices)
+            raise AndroidDeviceError(f"{len(devices)} Android devices attached; pass --serial (one of: {names})")
+        return self._check_state(devices[0])
+
+    @staticmethod
+    def _check_state(d: dict[str, str]) -> str:
+        if d["state"] == "unauthorized":
+            raise AndroidDeviceError(
+                f"phone {d['serial']} is unauthorized: unlock it and accept the USB debugging prompt"
+            )
+        if d["state"] != "device":
+            raise AndroidDeviceError(f"phone {d['serial']} is {d['state']}: reconnect the cable (or `adb reconnect`)")
+        return d["serial"]
+
+    def adb(self, *args: str, timeout: float = 120.0, check: bool = True) -> str:
+        """Run ``adb -s SERIAL ARGS``; a vanished phone becomes PhoneGoneError, other failures one line."""
+        cmd = [_adb_binary(self._adb_name), "-s", self.serial, *args]
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AndroidDeviceError(f"adb {' '.join(args[:2])} did not answer in {timeout:.0f} s") from None
+        text = (out.stderr or "") + (out.stdout or "")
+        if re.search(r"device '.*' not found|no devices/emulators found|device offline|error: closed", text):
+            raise PhoneGoneError(
+                f"phone {self.serial} was disconnected: reconnect it and re-run; results already stored are kept"
+            )
+        if check and out.returncode != 0:
+            last = text.strip().splitlines()[-1] if text.strip() else f"exit code {out.returncode}"
+            raise AndroidDeviceError(f"adb {' '.join(args[:2])} failed on {self.serial}: {last}")
+        return out.stdout
+
+    def shell(self, command: str, check: bool = True) -> str:
+        return self.adb("shell", command, check=check)
+
+    # ---- DeviceBackend ---------------------------------------------------------------------
+    def props(self) -> dict[str, str]:
+        """All system properties from one ``getprop`` call (``[key]: [value]`` lines)."""
+        if self._props is None:
+            self._props = dict(re.findall(r"^\[([^\]]+)\]: \[(.*)\]\s*$", self.shell("getprop"), re.M))
+        return self._props
+
+    def describe(self) -> dict[str, Any]:
+        p = self.props()
+        soc = " ".join(x for x in (p.get("ro.soc.manufacturer"), p.get("ro.soc.model")) if x)
+        cpus = re.findall(r"^cpu\d+$", self.shell("ls /sys/devices/system/cpu", check=False), re.M)
+        name = " ".join(x for x in (p.get("ro.product.manufacturer"), p.get("ro.product.model")) if x)
+        return {
+            "kind": "android",
+            "name": name or self.serial,
+            "serial": self.serial,
+            "os": f"Android {p.get('ro.build.version.release', '?')} (API {p.get('ro.build.version.sdk', '?')})",
+            "cpu": soc or p.get("ro.board.platform") or p.get("ro.hardware"),
+            "cores": len(cpus) or None,
+            "abi": p.get("ro.product.cpu.abi"),
+        }
+
+    def thermal(self) -> tuple[float | None, str | None]:
+        """(°C, status) from ``dumpsys thermalservice``, else the hottest ``/sys/class/thermal`` zone."""
+        temp, status = parse_thermalservice(self.shell("dumpsys thermalservice", check=False))
+        if temp is None:
+            zones = self.shell("cat /sys/class/thermal/thermal_zone*/temp", check=False)
+            values = [int(v) / 1000.0 for v in re.findall(r"^-?\d+$", zones, re.M)]
+            temp = max((v for v in values if 0 < v < 150), default=None)  # millidegrees; drop bogus zones
+        return temp, status
+
+    def temperature_c(self) -> float | None:
+        return self.thermal()[0]
+
+    def is_installed(self) -> bool:
+        return self.shell(f"pm path {PACKAGE}", check=False).strip().startswith("package:")
+
+    def install(self, apk: Path) -> str:
+        out = self.adb("install", "-r", "-t", str(apk), timeout=300, check=False)
+        if "Success" not in out:
+            raise AndroidDeviceError(f"installing {Path(apk).name} on {self.serial} failed: {out.strip()[-200:]}")
+        return self.serial
+
+    def wait_until_cool(self, max_temp_c: float, limit_s: float) -> list[str]:
+        """Thermal gate: poll until the phone is at or below ``max_temp_c``; notes say what happened."""
+        start = time.monotonic()
+        temp = self.temperature_c()
+        if temp is None:
+            return ["thermal gate skipped: no temperature sensor readable over adb"]
+        polls = 0
+        while temp is not None and temp > max_temp_c:
+            if time.monotonic() - start >= limit_s:
+                return [f"thermal gate gave up after {limit_s:.0f} s at {temp:.1f} °C (limit {max_temp_c:.1f} °C)"]
+            self._sleep(self.thermal_poll_s)
+            polls += 1
+            temp = self.temperature_c()
+        if not polls:
+            return []
+        return [f"thermal gate: waited {time.monotonic() - start:.0f} s ({polls} polls) to cool to {temp} °C"]
+
+    def run(self, artifact: Path, config: ProfileConfig) -> dict[str, Any]:
+        """Measure one .pte/.tflite on the phone and return the schema-valid result record."""
+        from toolkit.runtimes import manifest_path, read_manifest
+        from toolkit.weights import file_sha256
+
+        artifact = Path(artifact)
+        read_manifest(artifact)  # one clear line when the manifest is missing
+        if not self.is_installed():
+            raise AndroidDeviceError(
+                f"the demo app ({PACKAGE}) is not installed on {self.serial}: run `toolkit android install`"
+            )
+        notes = self.wait_until_cool(config.max_temp_c, config.temp_wait_limit_s) if config.max_temp_c else []
+        before, _ = self.thermal()
+        self.shell(f"mkdir -p {PUSH_DIR}")
+        labels = artifact.with_name(artifact.name + ".labels.txt")
+        for f in (artifact, manifest_path(artifact), labels):
+            if f.is_file():
+                self.adb("push", str(f), f"{PUSH_DIR}/{f.name}", timeout=600)
+        run_id = f"{artifact.stem}-{uuid.uuid4().hex[:8]}"
+        self.shell(f"rm -f {RESULTS_DIR}/{run_id}.json {RESULTS_DIR}/{run_id}.error.json", check=False)
+        self.adb("logcat", "-c", check=False)
+        extras = [f"--es model_path {PUSH_DIR}/{artifact.name}", f"--es run_id {run_id}",
+                  f"--ei threads {config.threads}", f"--ei warmup {config.warmup}",
+                  f"--ei iterations {config.iterations}", f"--ef cooldown {config.cooldown_s}"]  # fmt: skip
+        if config.duration_s is not None:
+            extras.append(f"--ef duration {config.duration_s}")
+        if config.delegate:
+            extras.append(f"--es delegate {config.delegate}")
+        started = self.shell(f"am start -n {ACTIVITY} {' '.join(extras)}", check=False)
+        if "Error" in started:
+            raise AndroidDeviceError(f"cannot start {ACTIVITY}: {started.strip().splitlines()[-1]}")
+        result = self._wait(run_id, artifact.name, self._timeout(config))
+        after, status = self.thermal()
+        local_sha = file_sha256(artifact)
+        if result["artifact"].get("sha256") != local_sha:
+            raise AndroidDeviceError(f"the phone measured a different {artifact.name} (sha256 mismatch); re-run")
+        result["device"] = {**result.get("device", {}), **self.describe()}
+        app_temps = result.get("temperature_c") or {}
+        state = status or app_temps.get("thermal_state")
+        result["temperature_c"] = {"before": before, "after": after, "thermal_state": state}
+        if app_temps.get("before") is not None:
+            notes.append(f"battery {app_temps.get('before')} -> {app_temps.get('after')} °C (app)")
+        result["notes"] = [*result.get("notes", []), *notes]
+        _validate(result)
+        return result
+
+    def _timeout(self, config: ProfileConfig) -> float:
+        if self.timeout_s is not None:
+            return self.timeout_s
+        # generous: a 224 α=1.0 fp32 model takes ~30 ms on a mid-range phone; slow phones 10x that
+        budget = (config.warmup + config.iterations) * 0.5 + config.cooldown_s + (config.duration_s or 0.0)
+        return 120.0 + budget
+
+    def _wait(self, run_id: str, model: str, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            names = set(self.shell(f"ls {RESULTS_DIR}", check=False).split())
+            if f"{run_id}.json" in names:
+                with tempfile.TemporaryDirectory() as tmp:
+                    local = Path(tmp) / f"{run_id}.json"
+                    self.adb("pull", f"{RESULTS_DIR}/{run_id}.json", str(local))
+                    self.shell(f"rm -f {RESULTS_DIR}/{run_id}.json", check=False)
+                    return json.loads(local.read_text(encoding="utf-8"))
+            if f"{run_id}.error.json" in names:
+                err = json.loads(self.shell(f"cat {RESULTS_DIR}/{run_id}.error.json"))
+                stage, why = err.get("stage", "?"), err.get("error", "unknown error")
+                raise AndroidDeviceError(f"the phone's runtime rejected {model} ({stage}): {why}")
+            if time.monotonic() >= deadline:
+                tail = self.log_tail()
+                raise AndroidDeviceError(
+                    f"no result from {self.serial} after {timeout:.0f} s for {model}; app log: {tail or '(empty)'}"
+                )
+            self._sleep(self.poll_s)
+
+    def log_tail(self, lines: int = 8) -> str:
+        """The app's last log lines, joined on one line for the error message."""
+        out = self.adb("logcat", "-d", "-v", "brief", *LOG_TAGS, check=False)
+        kept = [ln.strip() for ln in out.splitlines() if ln.strip() and not ln.startswith("---")]
+        return " | ".join(kept[-lines:])
+
+    def sweep(
+        self,
+        artifacts: Iterable[Path],
+        config: ProfileConfig,
+        on_result: Callable[[dict[str, Any]], None] | None = None,
+    ) -> SweepOutcome:
+        """Run every artifact; a rejected model is recorded and skipped, an unplugged phone stops the sweep."""
+        out = SweepOutcome()
+        for artifact in artifacts:
+            try:
+                result = self.run(Path(artifact), replace(config))
+            except PhoneGoneError as e:
+                out.failures.append(f"{Path(artifact).name}: {e}")
+                out.stopped_early = True
+                break
+            except ToolkitError as e:
+                out.failures.append(f"{Path(artifact).name}: {e}")
+                continue
+            out.results.append(result)
+            if on_result is not None:
+                on_result(result)
+        return out
+
+
+def _validate(result: dict[str, Any]) -> None:
+    from toolkit._deps import require
+
+    require("jsonschema")
+    import jsonschema
+
+    schema_path = Path(__file__).resolve().parents[1] / "schemas" / "result.schema.json"
+    try:
+        jsonschema.validate(result, json.loads(schema_path.read_text(encoding="utf-8")))
+    except jsonschema.ValidationError as e:
+        raise AndroidDeviceError(f"the app wrote an invalid result: {e.message}") from None
