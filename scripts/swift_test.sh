@@ -61,10 +61,10 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 mount_proc() {
-  if ! mountpoint -q "$ROOT/proc"; then
-    mount -t proc proc "$ROOT/proc"
-    MOUNTED+=("$ROOT/proc")
-  fi
+  # Already mounted means a run was killed before its trap ran; we hold the lock, so take it over and
+  # unmount it at exit like our own.
+  mountpoint -q "$ROOT/proc" || mount -t proc proc "$ROOT/proc"
+  MOUNTED+=("$ROOT/proc")
 }
 
 create_chroot() {

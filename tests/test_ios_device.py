@@ -53,9 +53,9 @@ def onnx_artifact() -> Path:
 
 @pytest.fixture()
 def coreml_artifact(tmp_path: Path) -> Path:
-    """A Core ML package directory with an exporter-shaped manifest needing iOS 18 (only the manifest is read)."""
+    """A Core ML package directory with a real exporter manifest, edited to need iOS 18 (only it is read)."""
     manifest = json.loads(COREML_MANIFEST.read_text())
-    manifest["options"]["minimum_deployment_target"] = "iOS18"
+    manifest["options"]["minimum_deployment_target"] = manifest["backend"]["minimum_deployment_target"] = "iOS18"
     pkg = tmp_path / manifest["artifact"]["file"]
     (pkg / "Data").mkdir(parents=True)
     (pkg / "Manifest.json").write_text("{}")
@@ -222,3 +222,21 @@ def test_cli_ios_devices(capsys: pytest.CaptureFixture[str]) -> None:
         assert code == 3 and "pip install pymobiledevice3" in out.err
     else:
         assert code == 0 and "no iPhone connected" in out.out
+
+
+@pytest.mark.slow
+def test_coreml_manifest_fixture_matches_the_exporter(tmp_path: Path) -> None:
+    """The Core ML manifest the Swift tests decode is what toolkit export writes today (~2 min: slow)."""
+    pytest.importorskip("coremltools")
+    from toolkit import mobilenet_v1
+    from toolkit.export.base import ExportConfig
+    from toolkit.export.pipeline import export
+
+    cfg = ExportConfig(target="coreml", precision="fp16", output_dir=tmp_path, minimum_deployment_target="iOS17")
+    fresh = export(mobilenet_v1(0.5, 160, weights="random"), cfg, progress=False).manifest
+    fixture = json.loads(COREML_MANIFEST.read_text())
+    for key in ("variant", "target", "precision", "input", "preprocessing", "labels_file", "options"):
+        assert json.loads(json.dumps(fresh[key])) == fixture[key], key
+    assert fresh["artifact"]["file"] == fixture["artifact"]["file"]
+    for key in ("minimum_deployment_target", "outputs", "input_name", "normalize_in_graph"):
+        assert fresh["backend"][key] == fixture["backend"][key], key

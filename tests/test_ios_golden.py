@@ -144,3 +144,10 @@ def test_swift_report_validates_against_schema(swift_out: Path) -> None:
     assert report["runtime"]["delegate"] in ("cpu_only", "cpu_and_gpu", "cpu_and_ne", "all")
     assert report["stats"] == summarize(report["latency_ms"]).to_dict()
     assert len(report["latency_ms"]) == report["config"]["iterations"]
+
+
+def test_chroot_is_left_unmounted(swift_out: Path) -> None:
+    """swift_test.sh's trap unmounts /proc in the chroot, so the next run (or rm -rf) is safe."""
+    root = os.path.realpath(os.environ.get("SWIFT_CHROOT", "/opt/trixie"))
+    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    assert not [m for m in mounts if m == root or m.startswith(root + "/")]
