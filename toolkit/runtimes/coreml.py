@@ -32,6 +32,7 @@ class CoreMLRunner:
     """
 
     name = "coreml"
+    output_kind = "log_probabilities"  # verify should compare with log_softmax(reference logits)
 
     def __init__(self, path: str | Path, compute_units: str | None = None) -> None:
         require("coremltools")
