@@ -8,6 +8,7 @@ On-iPhone runs are not exercised in CI.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import jsonschema
@@ -81,7 +82,7 @@ def test_run_end_to_end_returns_a_schema_valid_ios_record(tmp_path: Path, onnx_a
     jsonschema.validate(result, SCHEMA)
     manifest = json.loads(onnx_artifact.with_name(onnx_artifact.name + ".manifest.json").read_text())
     assert result["device"] == {"kind": "ios", "name": "iPhone 15 Pro", "serial": phone.udid, "os": "iOS 17.5.1",
-                                "cpu": "iPhone16,1", "cores": None}  # fmt: skip
+                                "cpu": "iPhone16,1", "cores": os.cpu_count()}  # fmt: skip
     assert result["artifact"]["sha256"] == manifest["artifact"]["sha256"]
     assert result["runtime"]["delegate"] == "cpu_and_ne"
     assert len(result["latency_ms"]) == 12 and min(result["latency_ms"]) > 0
@@ -240,3 +241,14 @@ def test_coreml_manifest_fixture_matches_the_exporter(tmp_path: Path) -> None:
     assert fresh["artifact"]["file"] == fixture["artifact"]["file"]
     for key in ("minimum_deployment_target", "outputs", "input_name", "normalize_in_graph"):
         assert fresh["backend"][key] == fixture["backend"][key], key
+
+
+def test_coreml_sweep_launches_every_compute_unit_and_copies_once(tmp_path: Path, coreml_artifact: Path) -> None:
+    """Four launches, one per compute-unit setting; the package is copied once; app failures do not stop it."""
+    phone = _phone(tmp_path, ios_version="18.1")
+    outcome = _device(phone).sweep([coreml_artifact], ProfileConfig(warmup=0, iterations=1))
+    units = [argv[argv.index("--compute-units") + 1] for argv in phone.launches]
+    assert units == list(COMPUTE_UNITS) and not outcome.stopped_early
+    assert phone.pushes == [coreml_artifact.name, f"{coreml_artifact.name}.manifest.json"]
+    assert len(outcome.failures) == 4 and all("the app could not run" in f for f in outcome.failures)
+    assert outcome.failures[1].startswith(f"{coreml_artifact.name} [cpu_and_gpu]: ")

@@ -12,6 +12,7 @@ app missing, locked or unplugged after N launches, a hung app) are switches on :
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -38,6 +39,7 @@ class FakePhone:
     lock_after_launches: int | None = None
     hang: bool = False
     launches: list[list[str]] = field(default_factory=list)
+    pushes: list[str] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
 
 
@@ -68,6 +70,7 @@ class FakeTransport:
         return bundle_id in self._phone(udid).apps
 
     def push(self, udid: str, bundle_id: str, local: Path, remote_dir: str) -> None:
+        self._phone(udid).pushes.append(local.name)
         dest = self._phone(udid).documents / remote_dir / local.name
         dest.parent.mkdir(parents=True, exist_ok=True)
         if dest.is_dir():
@@ -143,7 +146,12 @@ def _measure(phone: FakePhone, a: dict[str, str]) -> dict:
     return {
         "schema_version": 1,
         "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "device": {"kind": "ios", "name": phone.product_type, "os": f"iOS {phone.ios_version}"},
+        "device": {
+            "kind": "ios",
+            "name": phone.product_type,
+            "os": f"iOS {phone.ios_version}",
+            "cores": os.cpu_count(),
+        },
         "runtime": {"name": manifest["runtime"]["name"], "version": version, "delegate": a["compute-units"]},
         "artifact": {
             "sha256": manifest["artifact"]["sha256"],

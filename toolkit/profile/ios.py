@@ -175,6 +175,7 @@ class IOSDevice:
         self.timeout_s = timeout_s
         self.poll_s = poll_s
         self._info: PhoneInfo | None = None
+        self._installed: set[tuple[str, str]] = set()
 
     @property
     def transport(self) -> Transport:
@@ -232,8 +233,11 @@ class IOSDevice:
         units = config.delegate or "all"
         if units not in COMPUTE_UNITS:
             raise IOSDeviceError(f"unknown compute units {units!r}; choose from {', '.join(COMPUTE_UNITS)}")
-        for f in model_files(artifact):
-            self._guard(lambda f=f: self.transport.push(info.udid, self.bundle_id, f, MODELS_DIR))
+        installed = (artifact.name, manifest["artifact"]["sha256"])
+        if installed not in self._installed:  # a compute-unit sweep copies each artifact once
+            for f in model_files(artifact):
+                self._guard(lambda f=f: self.transport.push(info.udid, self.bundle_id, f, MODELS_DIR))
+            self._installed.add(installed)
         run_id = f"{artifact.stem}-{units}-{uuid.uuid4().hex[:8]}"
         args = ["--benchmark", "--model", artifact.name, "--compute-units", units, "--threads", str(config.threads),
                 "--warmup", str(config.warmup), "--iterations", str(config.iterations), "--run-id", run_id]  # fmt: skip
@@ -311,7 +315,8 @@ class IOSDevice:
         """Attach what the host knows (model name, iOS version, battery temperatures) and validate."""
         import jsonschema
 
-        result["device"] = {**result.get("device", {}), **self.describe()}
+        host_view = {k: v for k, v in self.describe().items() if v is not None}  # the app knows its cores
+        result["device"] = {**result.get("device", {}), **host_view}
         temps = result.setdefault("temperature_c", {})
         if temps.get("before") is None:
             temps["before"] = before
