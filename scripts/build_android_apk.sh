@@ -107,7 +107,12 @@ fi
 
 JAVAC=(javac -nowarn -encoding UTF-8 -source 8 -target 8 -bootclasspath "$AJ" -Xlint:-options)
 # -0: store models uncompressed so the runtimes can mmap them straight from the APK.
-aapt package -f -m --debug-mode -J "$W/gen" -M "$APP/AndroidManifest.xml" -S "$APP/res" -A "$W/assets" \
+# The manifest is AGP 8 style (no package, no uses-sdk): add what Gradle would from app/build.gradle.
+sed "s|<manifest xmlns:android=\"http://schemas.android.com/apk/res/android\">|<manifest xmlns:android=\"http://schemas.android.com/apk/res/android\" package=\"$PKG\">|" \
+  "$APP/AndroidManifest.xml" > "$W/AndroidManifest.xml"
+grep -q "package=\"$PKG\"" "$W/AndroidManifest.xml" || die "could not set the package in the manifest"
+aapt package -f -m --debug-mode --min-sdk-version 26 --target-sdk-version 34 --version-code 1 \
+  --version-name 0.1.0 -J "$W/gen" -M "$W/AndroidManifest.xml" -S "$APP/res" -A "$W/assets" \
   -0 pte -0 tflite -0 onnx -I "$AJ" -F "$W/apk/app.unsigned.apk"
 "${JAVAC[@]}" -d "$W/stubs" $(find "$ROOT/android_demo/stubs/src" -name '*.java')
 "${JAVAC[@]}" -cp "$W/stubs" -d "$W/obj" \

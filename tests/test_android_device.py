@@ -13,8 +13,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from tests.fake_adb.artifacts import tiny_artifact
 from tests.fake_adb.device import FakePhones
-from toolkit._deps import HAS_ONNXRUNTIME
+from toolkit._deps import HAS_EXECUTORCH, HAS_ONNXRUNTIME
 from toolkit.profile.android import (
     PUSH_DIR,
     RESULTS_DIR,
@@ -33,21 +34,9 @@ FAST = ProfileConfig(warmup=2, iterations=15)
 
 @pytest.fixture(scope="module")
 def onnx_artifact() -> Path:
-    """A real tiny MobileNet (α=0.25, ρ=32, 10 classes, calibrated random weights) exported to ONNX.
-
-    Exported into the toolkit cache so re-runs reuse it (the pipeline's cache key covers weights and
-    tool versions); the first export takes 10-60 s depending on load.
-    """
     if not HAS_ONNXRUNTIME:
         pytest.skip("needs onnx + onnxruntime (pip install 'mobilenet-toolkit[onnx]')")
-    from toolkit import mobilenet_v1
-    from toolkit.export import ExportConfig, export
-    from toolkit.weights import cache_dir
-
-    model = mobilenet_v1(0.25, 32, weights="random", num_classes=10)
-    out = cache_dir() / "test-artifacts" / "android"
-    out.mkdir(parents=True, exist_ok=True)
-    return export(model, ExportConfig(target="onnx", output_dir=out), progress=False).path
+    return tiny_artifact("onnx")
 
 
 @pytest.fixture
@@ -195,3 +184,14 @@ def test_adb_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     with pytest.raises(AndroidDeviceError, match="adb not found: install Android platform-tools"):
         AndroidDevice().describe()
     assert os.environ["PATH"] == str(tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_EXECUTORCH, reason="needs executorch (pip install 'mobilenet-toolkit[executorch]')")
+def test_run_a_real_pte_like_the_app_would(phones: FakePhones) -> None:
+    """The format the app really runs: an XNNPACK-lowered .pte, executed by the host ExecuTorch runtime."""
+    pte = tiny_artifact("executorch")
+    phones.add("FAKE01")
+    result = AndroidDevice(poll_s=0.2).run(pte, FAST)
+    jsonschema.validate(result, SCHEMA)
+    assert result["runtime"]["name"] == "executorch" and result["artifact"]["sha256"] == file_sha256(pte)
