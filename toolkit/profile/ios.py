@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -220,7 +221,11 @@ class IOSDevice:
                 "cpu": info.product_type, "cores": None}  # fmt: skip
 
     def temperature_c(self) -> float | None:
-        return self.transport.battery_temperature_c(self.connect().udid)
+        """Battery temperature; None when unreadable (never fails a run that already finished)."""
+        try:
+            return self.transport.battery_temperature_c(self.connect().udid)
+        except Exception:  # a phone unplugged right after its last run still keeps that run's result
+            return None
 
     def run(self, artifact: Path, config: ProfileConfig) -> dict[str, Any]:
         """Measure one artifact; ``config.delegate`` is the Core ML compute-unit setting (default "all")."""
@@ -286,7 +291,7 @@ class IOSDevice:
         except Exception as e:  # pymobiledevice3/devicectl raise many types; the message is what matters
             name = self._info.name if self._info else "the iPhone"
             text = str(e).splitlines()[0] if str(e) else type(e).__name__
-            if "lock" in text.lower():
+            if re.search(r"\b(un)?lock(ed)?\b", text, re.IGNORECASE):
                 raise PhoneGoneError(f"{name} is locked: unlock it and keep it awake during the sweep") from None
             if self._info is not None and self._info.udid not in self.transport.list_devices():
                 raise PhoneGoneError(f"{name} was unplugged during the run") from None
