@@ -115,9 +115,9 @@ def quantize(
     """
     cfg = QuantConfig(target, scheme, calibration_samples=calibration_samples, fold_padding=fold_padding)
     model = model.eval()
-    prep = getattr(model, "preprocessing", None)
-    if prep is None:
-        from toolkit.data import TF_PREPROCESSING as prep
+    from toolkit.data import TF_PREPROCESSING
+
+    prep = getattr(model, "preprocessing", None) or TF_PREPROCESSING
     cal = None
     if cfg.is_static or target == "coreml":
         cal = calibration if isinstance(calibration, CalibrationSet) else None
@@ -131,7 +131,7 @@ def quantize(
         run, layers = _build(qmodel, cfg, cal, tmp, layout)
         x_eval, y_eval = _eval_set(eval_data, model, prep, cal)
         accuracy = None
-        if run is not None and x_eval is not None:
+        if run is not None and x_eval is not None and len(x_eval):
             ref = predict_batched(lambda x: model(torch.from_numpy(x)).detach().numpy(), x_eval)
             accuracy = compare_accuracy(ref, run(tmp, x_eval), y_eval)
         _replace(tmp, final)

@@ -17,8 +17,8 @@ import numpy as np
 from toolkit.errors import UsageError
 
 __all__ = [
-    "MIN_AGREEMENT",
     "MAX_TOP1_DROP",
+    "MIN_AGREEMENT",
     "AccuracyReport",
     "compare_accuracy",
     "load_labeled_folder",
@@ -56,13 +56,17 @@ class AccuracyReport:
     def summary(self) -> str:
         text = f"top-1 agreement with fp32 {self.top1_agreement:.1%} on {self.n_images} images"
         if self.n_labeled:
-            text += f"; top-1 fp32 {self.fp32_top1:.1%} vs quantized {self.quantized_top1:.1%} ({self.n_labeled} labeled)"
+            text += (
+                f"; top-1 fp32 {self.fp32_top1:.1%} vs quantized {self.quantized_top1:.1%} ({self.n_labeled} labeled)"
+            )
         return text
 
 
 def predict_batched(fn: Callable[[np.ndarray], np.ndarray], images: np.ndarray) -> np.ndarray:
     """Logits of ``fn`` over ``images`` one at a time (exported artifacts have a static batch of 1)."""
-    return np.concatenate([np.asarray(fn(np.ascontiguousarray(images[i : i + 1]))).reshape(1, -1) for i in range(len(images))])
+    return np.concatenate(
+        [np.asarray(fn(np.ascontiguousarray(images[i : i + 1]))).reshape(1, -1) for i in range(len(images))]
+    )
 
 
 def compare_accuracy(
@@ -80,7 +84,9 @@ def compare_accuracy(
         y = np.asarray(labels)
         if len(y) != len(ref):
             raise ValueError(f"{len(y)} labels for {len(ref)} images")
-        report = AccuracyReport(len(ref), report.top1_agreement, len(y), float(np.mean(pr == y)), float(np.mean(pq == y)))
+        report = AccuracyReport(
+            len(ref), report.top1_agreement, len(y), float(np.mean(pr == y)), float(np.mean(pq == y))
+        )
     return report
 
 

@@ -70,10 +70,19 @@ def quantize_onnx(
                     str(pre), str(out_path), _Reader(name, calibration), quant_format=QuantFormat.QDQ,
                     per_channel=cfg.per_channel, activation_type=act, weight_type=QuantType.QInt8,
                 )  # fmt: skip
-    except (RuntimeError, ValueError, TypeError, KeyError, AssertionError, onnx.onnx_cpp2py_export.checker.ValidationError) as e:
+    except (
+        RuntimeError,
+        ValueError,
+        TypeError,
+        KeyError,
+        AssertionError,
+        onnx.onnx_cpp2py_export.checker.ValidationError,
+    ) as e:
         out_path.unlink(missing_ok=True)
         text = str(e).strip()
-        raise ToolkitError(f"ONNX {cfg.scheme} quantization failed: {text.splitlines()[0] if text else type(e).__name__}") from e
+        raise ToolkitError(
+            f"ONNX {cfg.scheme} quantization failed: {text.splitlines()[0] if text else type(e).__name__}"
+        ) from e
     return out_path
 
 
@@ -82,8 +91,15 @@ def export_fp32_onnx(model, example, path: str | Path) -> Path:  # type: ignore[
     import torch
 
     path = Path(path)
-    torch.onnx.export(model.eval(), (example,), str(path), dynamo=True, input_names=["input"], output_names=["logits"],
-                      external_data=False)
+    torch.onnx.export(
+        model.eval(),
+        (example,),
+        str(path),
+        dynamo=True,
+        input_names=["input"],
+        output_names=["logits"],
+        external_data=False,
+    )
     return path
 
 

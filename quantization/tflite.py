@@ -93,7 +93,7 @@ def convert_to_tflite(
         sample = example.permute(0, 2, 3, 1).contiguous()
     try:
         edge = litert_torch.convert(module, (sample,), quant_config=quant_config)
-    except Exception as e:  # the converter raises many unrelated types; report one line  # noqa: BLE001
+    except Exception as e:  # the converter raises many unrelated types; report one line
         raise ToolkitError(f"TFLite conversion of the {cfg.scheme} model failed: {_first_line(e)}") from e
     out_path = Path(out_path)
     edge.export(str(out_path))
