@@ -96,6 +96,14 @@ def test_run_end_to_end_returns_a_schema_valid_ios_record(tmp_path: Path, onnx_a
     assert argv[argv.index("--iterations") + 1] == "12" and argv[argv.index("--compute-units") + 1] == "cpu_and_ne"
 
 
+def test_duration_mode_reaches_the_app(tmp_path: Path, onnx_artifact: Path) -> None:
+    phone = _phone(tmp_path)
+    result = _device(phone).run(onnx_artifact, ProfileConfig(warmup=0, iterations=1, duration_s=0.4))
+    jsonschema.validate(result, SCHEMA)
+    assert phone.launches[0][-2:] == ["--duration", "0.4"]
+    assert result["config"]["iterations"] == len(result["latency_ms"]) > 1
+
+
 def test_sweep_expands_coreml_over_compute_units(tmp_path: Path, onnx_artifact: Path, coreml_artifact: Path) -> None:
     runs = expand_runs([coreml_artifact, onnx_artifact])
     assert runs == [(coreml_artifact, u) for u in COMPUTE_UNITS] + [(onnx_artifact, None)]

@@ -63,7 +63,7 @@ final class CoreMLBackend: Backend {
         if let probs = result.featureValue(for: model.modelDescription.predictedProbabilitiesName ?? "")?
             .dictionaryValue {
             let names = labels.isEmpty ? probs.keys.map { "\($0)" }.sorted() : labels
-            return names.map { Float(log(max(probs[$0 as NSString]?.doubleValue ?? 0, 1e-30))) }
+            return names.map { Float(log(max(probs[AnyHashable($0)]?.doubleValue ?? 0, 1e-30))) }
         }
         for name in model.modelDescription.outputDescriptionsByName.keys.sorted() {
             if let logits = result.featureValue(for: name)?.multiArrayValue {

@@ -135,8 +135,9 @@ def _measure(phone: FakePhone, a: dict[str, str]) -> dict:
         first_ms = (time.perf_counter_ns() - t0) / 1e6
         for _ in range(int(a["warmup"])):
             runner.run(x)
-        samples = []
-        for _ in range(int(a["iterations"])):
+        samples: list[float] = []
+        deadline = time.monotonic() + float(a["duration"]) if "duration" in a else None
+        while (time.monotonic() < deadline or not samples) if deadline else len(samples) < int(a["iterations"]):
             t0 = time.perf_counter_ns()
             runner.run(x)
             samples.append((time.perf_counter_ns() - t0) / 1e6)
