@@ -118,7 +118,9 @@ def summarize(
     if n == 0:
         raise ValueError("no latency samples to summarize")
     mean = math.fsum(xs) / n
-    std = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (n - 1)) if n > 1 else 0.0
+    # (x - mean) * (x - mean), not ** 2: libm pow is not always the rounded square, and Java and Swift
+    # must reproduce this bit for bit.
+    std = math.sqrt(math.fsum((x - mean) * (x - mean) for x in xs) / (n - 1)) if n > 1 else 0.0
     low, high = bootstrap_median_ci(xs, resamples, 0.95, seed)
     return LatencyStats(
         n=n,

@@ -162,8 +162,8 @@ public struct LatencyStats: Codable, Equatable {
         let n = xs.count
         guard n > 0 else { throw StatsError.noSamples }
         let mean = exactSum(xs) / Double(n)
-        // pow(d, 2), not d * d: Python's `d ** 2` goes through libm pow, which is not always the rounded square.
-        let std = n > 1 ? (exactSum(xs.map { pow($0 - mean, 2.0) }) / Double(n - 1)).squareRoot() : 0.0
+        // d * d, as stats.py and the Java core do: libm pow is not always the rounded square.
+        let std = n > 1 ? (exactSum(xs.map { ($0 - mean) * ($0 - mean) }) / Double(n - 1)).squareRoot() : 0.0
         let ci = bootstrapMedianCI(xs, resamples: resamples, confidence: 0.95, seed: seed)
         return LatencyStats(
             n: n,
