@@ -45,7 +45,8 @@ if [ "$(id -u)" != 0 ]; then command -v sudo >/dev/null && SUDO="sudo -n"; fi
 
 install_tools() {
   local need=()
-  for tool in aapt apksigner zipalign dexdump; do command -v "$tool" >/dev/null || need+=("$tool"); done
+  # adb is not needed to build; it is installed here so the same step readies `toolkit android install`.
+  for tool in aapt apksigner zipalign dexdump adb; do command -v "$tool" >/dev/null || need+=("$tool"); done
   [ -f "$JUNIT" ] || need+=(junit5)
   command -v javac >/dev/null || need+=(default-jdk-headless)
   [ ${#need[@]} -eq 0 ] && return 0

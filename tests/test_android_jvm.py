@@ -163,8 +163,10 @@ def test_java_resize_matches_pillow(res: int, crop: float, classes: Path, tmp_pa
     _java(classes, "resize", str(tmp_path / "in.rgb"), str(w), str(h), str(res), repr(crop), str(tmp_path / "out.rgb"))
     java = np.fromfile(tmp_path / "out.rgb", dtype=np.uint8).reshape(res, res, 3).astype(int)
     pillow = _resized_cropped(image, res, crop).astype(int)
-    # A port of Pillow's fixed-point BILINEAR: allow one level for float rounding in the coefficients.
-    assert np.abs(java - pillow).max() <= 1
+    # A port of Pillow's fixed-point BILINEAR (bit-exact with Pillow 13 on the bundled photos); allow one
+    # level for a future Pillow rounding change, but not a different filter.
+    diff = np.abs(java - pillow)
+    assert diff.max() <= 1 and diff.mean() < 0.01
 
 
 def test_java_pipeline_on_a_real_photo_close_to_python(classes: Path, tmp_path: Path) -> None:
@@ -181,8 +183,10 @@ def test_java_pipeline_on_a_real_photo_close_to_python(classes: Path, tmp_path: 
     java = np.fromfile(tmp_path / "out.f32", dtype="<f4").reshape(128, 128, 3)
     python = TF_PREPROCESSING(load_image(photo), 128).transpose(1, 2, 0)
     diff = np.abs(java - python)
-    # Two JPEG decoders (libjpeg-turbo vs ImageIO) differ by a level or two on some pixels.
-    assert diff.mean() < 2 * 2 / 255 and np.quantile(diff, 0.99) < 8 * 2 / 255
+    # Two JPEG decoders (libjpeg-turbo vs ImageIO) may differ by a level on some pixels (identical on
+    # JDK 17 + Pillow 13); the rest of the pipeline is exact.
+    level = 2 / 255  # one 8-bit level in [-1, 1] units
+    assert diff.mean() < 0.25 * level and np.quantile(diff, 0.99) <= 2 * level + 1e-6
 
 
 def test_java_decode_matches_pil_closely(classes: Path, tmp_path: Path) -> None:
@@ -191,7 +195,7 @@ def test_java_decode_matches_pil_closely(classes: Path, tmp_path: Path) -> None:
     java = np.fromfile(tmp_path / "d.rgb", dtype=np.uint8).reshape(h, w, 3).astype(int)
     pil = np.asarray(load_image(photo)).astype(int)
     assert java.shape == pil.shape
-    assert np.abs(java - pil).mean() < 1.5
+    assert np.abs(java - pil).mean() < 0.5
 
 
 def test_java_report_validates_against_result_schema(classes: Path, tmp_path: Path) -> None:
