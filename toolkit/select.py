@@ -1,0 +1,434 @@
+"""Pick the variant to ship: the most accurate one whose latency fits a budget, plus the Pareto frontier.
+
+Candidates are result records in the shared schema (``toolkit/schemas/result.schema.json``), one per
+(variant, device, runtime, precision), optionally completed by latency-model predictions
+(:mod:`toolkit.latency_model`) for variants nobody measured. A candidate *fits* when a pessimistic
+latency fits: for ``metric="median"`` the upper end of the 95% CI of the median (measured) or of the
+prediction interval (predicted), for ``metric="p90"`` the p90 (or the predicted upper end). Ties on
+accuracy go to the lower latency, then to fewer mult-adds.
+
+Core functions take plain lists of records so they are testable without the results database;
+:func:`records_from_db` is the thin adapter to :mod:`toolkit.results`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import socket
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from toolkit.cost import count
+from toolkit.errors import ToolkitError, UsageError
+from toolkit.variants import Variant, parse_name, published_variants
+
+__all__ = [
+    "Candidate",
+    "Confirmation",
+    "Selection",
+    "config_key",
+    "confirm_pick",
+    "filter_records",
+    "latest_records",
+    "load_accuracy",
+    "load_records",
+    "measure_on_host",
+    "pareto_frontier",
+    "records_from_db",
+    "select",
+]
+
+METRICS = ("median", "p90")
+FILL_HINT = "run `toolkit sweep` (or `toolkit profile ARTIFACT...`) to measure some variants first"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One variant on one (device, runtime, precision) with its latency and accuracy.
+
+    ``latency_ms`` is the central value (median or p90); ``bound_ms`` is the pessimistic value the
+    budget is checked against. ``predicted`` marks values from the latency model, not a measurement.
+    """
+
+    variant: Variant
+    device: str
+    runtime: str
+    precision: str
+    latency_ms: float
+    bound_ms: float
+    low_ms: float
+    accuracy: float | None  # top-1 in percent
+    accuracy_source: str
+    macs: int
+    predicted: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.variant.name
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The answer: ``pick`` (None when nothing fits), runners-up, the frontier and the fastest candidate."""
+
+    budget_ms: float
+    metric: str
+    pick: Candidate | None
+    runners_up: tuple[Candidate, ...]
+    frontier: tuple[Candidate, ...]
+    fastest: Candidate
+    candidates: tuple[Candidate, ...] = field(repr=False, default=())
+
+    @property
+    def message(self) -> str:
+        """One line saying what was chosen or, when nothing fits, what the fastest option costs."""
+        if self.pick is not None:
+            p = self.pick
+            tag = " (predicted)" if p.predicted else ""
+            return (f"ship {p.name} on {p.runtime} {p.precision} ({p.device}): {_acc(p.accuracy)} top-1, "
+                    f"{self.metric} ≤ {p.bound_ms:.3g} ms{tag} within the {self.budget_ms:g} ms budget")  # fmt: skip
+        f = self.fastest
+        return (f"no variant fits {self.budget_ms:g} ms ({self.metric}, upper bound); the fastest is {f.name} "
+                f"on {f.runtime} {f.precision} ({f.device}) at {f.bound_ms:.3g} ms")  # fmt: skip
+
+
+def _acc(a: float | None) -> str:
+    return "?" if a is None else f"{a:.1f}%"
+
+
+# ---------------------------------------------------------------------------------------------- records
+
+
+def config_key(record: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(device name, runtime name, precision) of a result record: what one latency model is fitted on."""
+    art = record.get("artifact", {})
+    return (record["device"]["name"], record["runtime"]["name"], art.get("precision") or "fp32")
+
+
+def latest_records(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The newest record per (variant, device, runtime, precision); records without a variant are skipped."""
+    best: dict[tuple[str, tuple[str, str, str]], Mapping[str, Any]] = {}
+    for r in records:
+        name = r.get("artifact", {}).get("variant")
+        if not name:
+            continue
+        key = (name, config_key(r))
+        if key not in best or str(r.get("timestamp", "")) >= str(best[key].get("timestamp", "")):
+            best[key] = r
+    return list(best.values())
+
+
+def filter_records(
+    records: Iterable[Mapping[str, Any]],
+    device: str | None = None,
+    runtime: str | None = None,
+    precision: str | None = None,
+) -> list[Mapping[str, Any]]:
+    """Records matching the filters; an unknown device/runtime/precision is a UsageError listing known ones."""
+    records = list(records)
+    if not records:
+        raise ToolkitError(f"the results database is empty: {FILL_HINT}")
+    for what, value, pos in (("device", device, 0), ("runtime", runtime, 1), ("precision", precision, 2)):
+        if value is None:
+            continue
+        known = sorted({config_key(r)[pos] for r in records})
+        if value not in known:
+            raise UsageError(f"unknown {what} {value!r}; measured ones: {', '.join(known)}")
+        records = [r for r in records if config_key(r)[pos] == value]
+    return records
+
+
+# --------------------------------------------------------------------------------------------- accuracy
+
+
+def load_accuracy(path: str | Path | None) -> dict[str, float]:
+    """Read a user accuracy file: ``{"mobilenet_v1-a0.50-r160": 59.1, ...}``.
+
+    Values are top-1 in percent, or a fraction in [0, 1] (what ``toolkit eval`` / EvalResult.top1 gives),
+    or an object with a ``top1`` key. A key ``"<variant>:<precision>"`` overrides the plain variant for
+    that precision (e.g. the accuracy of the int8 model).
+    """
+    if path is None:
+        return {}
+    p = Path(path)
+    try:
+        raw = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"accuracy file not found: {p}") from None
+    except (OSError, json.JSONDecodeError) as e:
+        raise UsageError(f"cannot read accuracy file {p}: {e}") from None
+    if not isinstance(raw, dict):
+        raise UsageError(f"accuracy file {p} must map variant names to top-1 values")
+    out: dict[str, float] = {}
+    for key, value in raw.items():
+        top1 = value.get("top1") if isinstance(value, dict) else value
+        if not isinstance(top1, (int, float)) or not 0 <= top1 <= 100:
+            raise UsageError(f"accuracy file {p}: {key!r} needs a top-1 in [0, 1] or [0, 100], got {top1!r}")
+        parse_name(key.split(":")[0])  # validates the variant name
+        out[key] = float(top1) * 100.0 if top1 <= 1.0 else float(top1)
+    return out
+
+
+def accuracy_of(variant: Variant, precision: str, user: Mapping[str, float]) -> tuple[float | None, str]:
+    """Top-1 (percent) and where it came from: the user's file first, then the published float table."""
+    for key in (f"{variant.name}:{precision}", variant.name):
+        if key in user:
+            return user[key], "eval"
+    pub = variant.accuracy
+    return (pub.top1, "published") if pub else (None, "unknown")
+
+
+# -------------------------------------------------------------------------------------------- selection
+
+
+def _measured(r: Mapping[str, Any], metric: str, user_acc: Mapping[str, float]) -> Candidate:
+    v = parse_name(r["artifact"]["variant"])
+    s = r["stats"]
+    device, runtime, precision = config_key(r)
+    if metric == "median":
+        central, low, bound = s["median_ms"], s["ci95_low_ms"], s["ci95_high_ms"]
+    else:
+        central = low = bound = s["p90_ms"]
+    acc, src = accuracy_of(v, precision, user_acc)
+    return Candidate(v, device, runtime, precision, float(central), float(bound), float(low), acc, src,
+                     count(v.alpha, v.resolution).macs)  # fmt: skip
+
+
+def _predicted(records: Sequence[Mapping[str, Any]], metric: str, user_acc: Mapping[str, float]) -> list[Candidate]:
+    """Model predictions for every variant with a known accuracy that a configuration has not measured."""
+    from toolkit.latency_model import fit_all
+
+    wanted = {v.name: v for v in published_variants()}
+    wanted.update({k.split(":")[0]: parse_name(k.split(":")[0]) for k in user_acc})
+    out = []
+    for key, model in fit_all(records, stat=f"{metric}_ms").items():
+        for name, v in sorted(wanted.items()):
+            if name in model.variants:
+                continue
+            p = model.predict(v)
+            acc, src = accuracy_of(v, key[2], user_acc)
+            out.append(Candidate(v, *key, p.median_ms, p.high_ms, p.low_ms, acc, src,
+                                 count(v.alpha, v.resolution).macs, predicted=True))  # fmt: skip
+    return out
+
+
+def pareto_frontier(candidates: Iterable[Candidate]) -> tuple[Candidate, ...]:
+    """Candidates no other one beats on both accuracy and (central) latency, fastest first.
+
+    Among equal latencies the more accurate wins, then the one with fewer mult-adds; a candidate must be
+    strictly more accurate than every faster one to be on the frontier.
+    """
+    ranked = sorted(
+        (c for c in candidates if c.accuracy is not None), key=lambda c: (c.latency_ms, -c.accuracy, c.macs)
+    )
+    frontier: list[Candidate] = []
+    for c in ranked:
+        if not frontier or c.accuracy > frontier[-1].accuracy:
+            frontier.append(c)
+    return tuple(frontier)
+
+
+def select(
+    records: Iterable[Mapping[str, Any]],
+    budget_ms: float,
+    device: str | None = None,
+    runtime: str | None = None,
+    precision: str | None = None,
+    metric: str = "median",
+    accuracy: Mapping[str, float] | str | Path | None = None,
+    include_predicted: bool = True,
+    runners_up: int = 4,
+) -> Selection:
+    """The most accurate candidate whose pessimistic latency fits ``budget_ms``, runners-up and frontier.
+
+    Args:
+        records: result records (schema dicts); the newest per variant and configuration is used.
+        metric: ``"median"`` checks the upper end of the median's 95% CI, ``"p90"`` the p90.
+        accuracy: a user accuracy mapping or JSON file (:func:`load_accuracy`); the published table otherwise.
+        include_predicted: add latency-model predictions for unmeasured variants (marked ``predicted``).
+
+    Raises ToolkitError for an empty record list, UsageError for a bad budget/metric or unknown filters.
+    """
+    if metric not in METRICS:
+        raise UsageError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    if not (budget_ms > 0 and math.isfinite(budget_ms)):
+        raise UsageError(f"the latency budget must be a positive number of ms, got {budget_ms}")
+    user = accuracy if isinstance(accuracy, Mapping) else load_accuracy(accuracy)
+    recs = latest_records(filter_records(records, device, runtime, precision))
+    if not recs:
+        raise ToolkitError(f"no result records name a variant: {FILL_HINT}")
+    cands = [_measured(r, metric, user) for r in recs]
+    if include_predicted:
+        cands += _predicted(recs, metric, user)
+    ranked = sorted((c for c in cands if c.accuracy is not None), key=lambda c: (-c.accuracy, c.bound_ms, c.macs))
+    fits = [c for c in ranked if c.bound_ms <= budget_ms]
+    fastest = min(cands, key=lambda c: (c.bound_ms, c.predicted, c.macs))
+    return Selection(budget_ms, metric, fits[0] if fits else None, tuple(fits[1 : 1 + runners_up]),
+                     pareto_frontier(cands), fastest, tuple(cands))  # fmt: skip
+
+
+def _results_module() -> Any:
+    """toolkit.results (the profiling harness's store), or None while it is not installed."""
+    import importlib
+
+    try:
+        return importlib.import_module("toolkit.results")
+    except ModuleNotFoundError as e:
+        if e.name != "toolkit.results":
+            raise
+        return None
+
+
+def records_from_db(path: str | Path | None = None) -> list[dict[str, Any]]:
+    """Every result record in the results database (the profiling harness's store, issue 7)."""
+    results = _results_module()
+    if results is None:
+        raise ToolkitError(f"no results database in this install; pass --records FILE.json or {FILL_HINT}") from None
+    return list(results.ResultsDB(path).records()) if path else list(results.ResultsDB().records())
+
+
+def _store(record: dict[str, Any], db: str | Path | None) -> None:
+    """Add a confirmation measurement to the results database when the store is installed."""
+    results = _results_module()
+    if results is None:
+        return
+    (results.ResultsDB(db) if db else results.ResultsDB()).add(record)
+
+
+def load_records(db: str | Path | None = None, files: Sequence[str | Path] | None = None) -> list[dict[str, Any]]:
+    """Result records from JSON files (a list or one record each) when given, else from the database."""
+    if not files:
+        return records_from_db(db)
+    out: list[dict[str, Any]] = []
+    for f in files:
+        try:
+            data = json.loads(Path(f).read_text())
+        except FileNotFoundError:
+            raise UsageError(f"records file not found: {f}") from None
+        except (OSError, json.JSONDecodeError) as e:
+            raise UsageError(f"cannot read records file {f}: {e}") from None
+        out += data if isinstance(data, list) else [data]
+    return out
+
+
+# ------------------------------------------------------------------------------------ host measurement
+
+
+def _host_device() -> dict[str, Any]:
+    """The schema's device block for this machine (the profiling harness's own, when it is installed)."""
+    cpu = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"kind": "host", "name": socket.gethostname() or "host", "os": f"{platform.system()} {platform.release()}",
+            "cpu": cpu or platform.processor() or None, "cores": os.cpu_count()}  # fmt: skip
+
+
+def measure_on_host(
+    variants: Sequence[Variant],
+    target: str = "onnx",
+    precision: str = "fp32",
+    threads: int = 2,
+    warmup: int = 10,
+    iterations: int = 30,
+    rounds: int = 3,
+    artifacts_dir: Path | None = None,
+) -> list[dict[str, Any]]:
+    """Export (random weights, cached) and time each variant on this host; one result record each.
+
+    Why interleaved: on a shared machine the load drifts, so every variant gets ``rounds`` slices of
+    ``iterations / rounds`` timed runs in turn; a load spike then inflates all variants alike instead
+    of one, which is what a latency *model* needs. Used by ``toolkit select --measure`` and the benchmark.
+    """
+    from toolkit import mobilenet_v1
+    from toolkit.data import sample_images
+    from toolkit.export.base import ExportConfig
+    from toolkit.export.pipeline import export
+    from toolkit.profile.stats import summarize
+    from toolkit.runtimes import open_runner, to_layout
+    from toolkit.weights import cache_dir
+
+    out_dir = Path(artifacts_dir or cache_dir() / "select-artifacts")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cfg = ExportConfig(target=target, precision=precision, output_dir=out_dir, verify=False)
+    built = []
+    for v in variants:
+        res = export(mobilenet_v1(v.alpha, v.resolution, weights="random"), cfg, progress=False)
+        runner = open_runner(res.path, threads=threads)
+        x = to_layout(sample_images(v.resolution)[:1], res.manifest["input"]["layout"])
+        for _ in range(warmup):
+            runner.run(x)
+        built.append((v, res, runner, x, []))
+    per_round = max(1, math.ceil(iterations / rounds))
+    for _ in range(rounds):
+        for _v, _res, runner, x, samples in built:
+            time.sleep(0.05)  # let ORT's spinning workers of the previous variant go idle
+            for _ in range(per_round):
+                t0 = time.perf_counter()
+                runner.run(x)
+                samples.append((time.perf_counter() - t0) * 1e3)
+    device, records = _host_device(), []
+    for v, res, runner, _x, samples in built:
+        runner.close()
+        m = res.manifest
+        records.append({
+            "schema_version": 1,
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "device": device,
+            "runtime": {"name": m["runtime"]["name"], "version": str(m["runtime"].get("version") or runner.version),
+                        "delegate": m.get("delegate")},
+            "artifact": {"sha256": m["artifact"]["sha256"], "file": m["artifact"]["file"], "variant": v.name,
+                         "target": target, "precision": m["precision"], "weights": m["weights"].get("kind")},
+            "config": {"threads": threads, "warmup": warmup, "iterations": len(samples)},
+            "latency_ms": samples,
+            "stats": summarize(samples).to_dict(),
+        })  # fmt: skip
+    return records
+
+
+TARGET_OF_RUNTIME = {"onnxruntime": "onnx", "executorch": "executorch", "tflite": "tflite", "coreml": "coreml"}
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A fresh host measurement of the pick, next to what the selection assumed."""
+
+    record: dict[str, Any]
+    fits: bool
+    message: str
+
+
+def confirm_pick(sel: Selection, records: Sequence[Mapping[str, Any]], db: str | Path | None = None) -> Confirmation:
+    """Measure ``sel.pick`` on this host (same runtime, precision and threads as its configuration).
+
+    Only host picks can be confirmed here; a phone pick says which command measures it there.
+    """
+    pick = sel.pick
+    if pick is None:
+        raise ToolkitError(sel.message)
+    if pick.device != _host_device()["name"] or pick.runtime not in TARGET_OF_RUNTIME:
+        raise ToolkitError(f"--measure runs on this host only; measure {pick.name} on {pick.device} with "
+                           f"`toolkit sweep --device {pick.device} --alphas {pick.variant.alpha:g} "
+                           f"--resolutions {pick.variant.resolution}`")  # fmt: skip
+    same = [r for r in records if config_key(r) == (pick.device, pick.runtime, pick.precision)]
+    threads = int(same[0]["config"]["threads"]) if same else 2
+    rec = measure_on_host([pick.variant], TARGET_OF_RUNTIME[pick.runtime], pick.precision, threads=threads)[0]
+    _store(rec, db)
+    measured = _measured(rec, sel.metric, {})
+    fits = measured.bound_ms <= sel.budget_ms
+    was = "predicted" if pick.predicted else "measured before"
+    msg = (f"measured {pick.name}: {sel.metric} {measured.latency_ms:.3g} ms (checked {measured.bound_ms:.3g} ms; "
+           f"{was} {pick.latency_ms:.3g} [{pick.low_ms:.3g}, {pick.bound_ms:.3g}]): "
+           + ("fits the budget" if fits else f"does NOT fit {sel.budget_ms:g} ms; rerun `toolkit select`"))  # fmt: skip
+    return Confirmation(rec, fits, msg)
