@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -275,7 +276,7 @@ class AndroidDevice:
         run_id = f"{artifact.stem}-{uuid.uuid4().hex[:8]}"
         self.shell(f"rm -f {RESULTS_DIR}/{run_id}.json {RESULTS_DIR}/{run_id}.error.json", check=False)
         self.adb("logcat", "-c", check=False)
-        extras = [f"--es model_path {PUSH_DIR}/{artifact.name}", f"--es run_id {run_id}",
+        extras = [f"--es model_path {shlex.quote(f'{PUSH_DIR}/{artifact.name}')}", f"--es run_id {shlex.quote(run_id)}",
                   f"--ei threads {config.threads}", f"--ei warmup {config.warmup}",
                   f"--ei iterations {config.iterations}", f"--ef cooldown {config.cooldown_s}"]  # fmt: skip
         if config.duration_s is not None:
@@ -324,7 +325,8 @@ class AndroidDevice:
             if time.monotonic() >= deadline:
                 tail = self.log_tail()
                 raise AndroidDeviceError(
-                    f"no result from {self.serial} after {timeout:.0f} s for {model}; app log: {tail or '(empty)'}"
+                    f"no result from {self.serial} after {timeout:.0f} s for {model} (is the phone unlocked?); "
+                    f"app log: {tail or '(empty)'}"
                 )
             self._sleep(self.poll_s)
 
