@@ -109,3 +109,18 @@ def test_bad_options_are_usage_errors(tiny, tmp_path):
     with pytest.raises(UsageError, match="teacher-weights"):
         train(TrainConfig(data=tiny, alpha=0.25, resolution=32, weights="random", output=tmp_path / "s.safetensors",
                           teacher="mobilenet_v1-a0.50-r32", batch_size=16, workers=0, progress=False))  # fmt: skip
+
+
+def test_finetune_checkpoint_on_other_classes_gets_new_head(tiny, tmp_path):
+    from toolkit.weights import load_checkpoint
+
+    base = tmp_path / "base.safetensors"
+    assert main(["train", "--data", str(tiny), "--epochs", "1", "--output", str(base), *FAST]) == 0
+    fewer = _small(tiny, tmp_path / "fewer", n_train=8, classes=4)
+    out = tmp_path / "ft.safetensors"
+    args = [a if a != "random" else str(base) for a in FAST]
+    assert main(["train", "--data", str(fewer), "--epochs", "1", "--output", str(out), "--lr", "1e-3", *args]) == 0
+    state, meta = load_checkpoint(out)
+    assert meta.num_classes == 4 and meta.class_names == ("0", "1", "2", "3")
+    assert state["classifier.weight"].shape == (4, 256)
+    assert meta.extra["parent_weights"] == str(base)
