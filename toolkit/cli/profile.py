@@ -1,0 +1,197 @@
+"""``toolkit profile``, ``sweep``, ``report`` and ``compare``: thin wrappers over toolkit.profile/report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from toolkit.cli._app import app, console, err_console
+
+__all__ = ["compare", "print_comparison", "profile", "report", "run_with_progress", "sweep"]
+
+_DB_HELP = "Results DB (default: $TOOLKIT_RESULTS or results/results.db)."
+
+
+def _config(
+    threads: int, warmup: int, iterations: int, duration: float | None, cooldown: float, max_temp: float | None
+):
+    from toolkit.errors import UsageError
+    from toolkit.profile.protocol import ProfileConfig
+
+    try:
+        return ProfileConfig(threads=threads, warmup=warmup, iterations=iterations, duration_s=duration,
+                             cooldown_s=cooldown, max_temp_c=max_temp)  # fmt: skip
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def _print_record(rec: dict) -> None:
+    s = rec["stats"]
+    console.print(
+        f"[bold]{rec['artifact']['file']}[/] on {rec['device']['name']} ({rec['runtime']['name']} "
+        f"{rec['runtime']['version']}, {rec['config']['threads'] or 'default'} threads, n={s['n']})\n"
+        f"  median {s['median_ms']:.3f} ms  95% CI [{s['ci95_low_ms']:.3f}, {s['ci95_high_ms']:.3f}]  "
+        f"p90 {s['p90_ms']:.3f}  mean {s['mean_ms']:.3f} ± {s['std_ms']:.3f}  min {s['min_ms']:.3f}  "
+        f"trimmed {s['trimmed_mean_ms']:.3f}\n  load {rec['load_ms']:.1f} ms  first inference "
+        f"{rec['first_inference_ms']:.2f} ms  peak memory +{rec['peak_memory_mb'] or 0:.1f} MB",
+        highlight=False,
+    )
+    for note in rec.get("notes") or []:
+        err_console.print(f"[yellow]{note}[/]", highlight=False)
+
+
+@app.command("profile")
+def profile(
+    artifacts: list[Path] = typer.Argument(..., help="Exported artifacts (manifest beside each)."),
+    device: str = typer.Option("host", "--device", "-d", help="host, android[:SERIAL] or ios[:UDID]."),
+    threads: int = typer.Option(0, "--threads", help="Runtime threads (0 = runtime default)."),
+    warmup: int = typer.Option(10, "--warmup", help="Untimed runs before timing."),
+    iterations: int = typer.Option(100, "--iterations", "-n", help="Timed runs."),
+    duration: float = typer.Option(None, "--duration", help="Time for S seconds instead of --iterations."),
+    cooldown: float = typer.Option(0.0, "--cooldown", help="Pause S seconds before each artifact."),
+    max_temp: float = typer.Option(None, "--max-temp-c", help="Wait (up to 5 min) until cooler than T °C."),
+    db: Path = typer.Option(None, "--db", help=_DB_HELP),
+    store: bool = typer.Option(True, "--store/--no-store", help="Store the records in the results DB."),
+) -> None:
+    """Measure artifacts with the harness protocol, print the statistics and store the records."""
+    from toolkit.profile.devices import get_device
+    from toolkit.results import ResultsDB
+
+    cfg = _config(threads, warmup, iterations, duration, cooldown, max_temp)
+    backend = get_device(device)
+    store_db = ResultsDB(db) if store else None
+    for artifact in artifacts:
+        rec = backend.run(artifact, cfg)
+        _print_record(rec)
+        if store_db is not None:
+            store_db.insert(rec)
+    if store_db is not None:
+        console.print(f"stored {len(artifacts)} record(s) in {store_db.path}")
+        store_db.close()
+
+
+def _floats(text: str | None, cast: type) -> tuple:
+    from toolkit.errors import UsageError
+
+    try:
+        return tuple(cast(x) for x in text.replace(",", " ").split()) if text else ()
+    except ValueError:
+        raise UsageError(f"not a list of numbers: {text!r}") from None
+
+
+@app.command("sweep")
+def sweep(
+    alphas: str = typer.Option(None, "--alphas", help="Comma-separated α (default: 1.0,0.75,0.5,0.25)."),
+    resolutions: str = typer.Option(None, "--resolutions", help="Comma-separated ρ (default: 224,192,160,128)."),
+    targets: str = typer.Option(None, "--targets", help="Comma-separated targets (default: executorch,onnx on host)."),
+    precisions: str = typer.Option("fp32", "--precisions", help="Comma-separated precisions."),
+    device: str = typer.Option("host", "--device", "-d", help="host, android[:SERIAL] or ios[:UDID]."),
+    weights: str = typer.Option("random", "--weights", "-w", help="random (latency only), imagenet or a checkpoint."),
+    output_dir: Path = typer.Option(Path("artifacts"), "--output-dir", "-o", help="Where artifacts are cached."),
+    threads: int = typer.Option(0, "--threads", help="Runtime threads (0 = runtime default)."),
+    warmup: int = typer.Option(10, "--warmup", help="Untimed runs before timing."),
+    iterations: int = typer.Option(100, "--iterations", "-n", help="Timed runs per artifact."),
+    duration: float = typer.Option(None, "--duration", help="Time each artifact for S seconds instead."),
+    cooldown: float = typer.Option(0.0, "--cooldown", help="Pause S seconds before each artifact."),
+    max_temp: float = typer.Option(None, "--max-temp-c", help="Wait (up to 5 min) until cooler than T °C."),
+    jobs: int = typer.Option(2, "--jobs", "-j", help="Processes building artifacts in parallel."),
+    verify: bool = typer.Option(True, "--verify/--no-verify", help="Check parity of each new artifact."),
+    db: Path = typer.Option(None, "--db", help=_DB_HELP),
+    report_dir: Path = typer.Option(Path("reports"), "--report-dir", help="Where the final report goes."),
+) -> None:
+    """Build, verify and profile every α × ρ × target × precision (resumable), then write the report."""
+    from toolkit.profile.sweep import SweepConfig
+
+    cfg = SweepConfig(
+        alphas=_floats(alphas, float) or SweepConfig.alphas,
+        resolutions=_floats(resolutions, int) or SweepConfig.resolutions,
+        targets=tuple(t for t in (targets or "").replace(",", " ").split()), device=device, weights=weights,
+        precisions=tuple(precisions.replace(",", " ").split()), output_dir=output_dir, jobs=jobs, verify=verify,
+        profile=_config(threads, warmup, iterations, duration, cooldown, max_temp),
+    )  # fmt: skip
+    run_with_progress(cfg, db, report_dir)
+
+
+@app.command("report")
+def report(
+    fmt: list[str] = typer.Option(["html", "md"], "--format", "-f", help="html, md, csv or json (repeatable)."),
+    out: Path = typer.Option(Path("reports"), "--out", help="Output directory."),
+    db: Path = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Tables per device × runtime × precision and plots from the results DB."""
+    from toolkit.report import write_report
+    from toolkit.results import ResultsDB
+
+    with ResultsDB(db) as store:
+        records = store.records()
+    for path in write_report(records, out, [f for x in fmt for f in x.replace(",", " ").split()]):
+        console.print(f"wrote {path}")
+
+
+@app.command("compare")
+def compare(
+    baseline: Path = typer.Argument(..., help="Baseline results: a DB or a JSON export."),
+    candidate: Path = typer.Argument(..., help="Candidate results: a DB or a JSON export."),
+    tolerance: float = typer.Option(0.0, "--tolerance", help="Extra slack on the CI, e.g. 0.05 = 5%."),
+) -> None:
+    """Exit 1 when a variant got slower beyond its 95% confidence interval (a CI regression gate)."""
+    from toolkit.report import compare_records
+    from toolkit.results import load_records
+
+    rows = compare_records(load_records(baseline), load_records(candidate), tolerance)
+    if print_comparison(rows):
+        raise typer.Exit(1)
+
+
+def run_with_progress(cfg, db: Path | None, report_dir: Path) -> None:
+    """Run the sweep under a rich progress bar, then print what happened and write the report."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from toolkit.errors import ToolkitError
+    from toolkit.profile.sweep import run_sweep
+    from toolkit.report import write_report
+    from toolkit.results import ResultsDB
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[item]}"))  # fmt: skip
+    tasks: dict[str, int] = {}
+    with ResultsDB(db) as store, Progress(*columns, console=err_console, transient=False) as bar:
+
+        def step(phase: str, total: int, label: str) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(f"{phase:8s}", total=total, item="")
+            if label:
+                bar.update(tasks[phase], advance=1, item=label)
+
+        outcome = run_sweep(cfg, store, progress=step)
+        records = store.records()
+    console.print(f"{len(outcome.measured)} measured, {outcome.already} already in the DB, of {outcome.total}")
+    for line in outcome.unsupported:
+        console.print(f"[dim]skipped {line}[/]", highlight=False)
+    for line in outcome.failures:
+        err_console.print(f"[red]failed[/] {line}", highlight=False)
+    if records:
+        paths = write_report(records, report_dir, ("html", "md"))
+        console.print("report: " + ", ".join(str(p) for p in paths if p.suffix in (".html", ".md")))
+    if outcome.stopped_early:
+        raise ToolkitError(f"{outcome.stopped_early}; re-run the same `toolkit sweep` command to resume")
+    if outcome.failures:
+        raise ToolkitError(f"{len(outcome.failures)} combination(s) failed (listed above); the rest are stored")
+
+
+def print_comparison(rows) -> bool:
+    """Print the compare table; True when something regressed."""
+    from rich.table import Table
+
+    table = Table("variant", "baseline ms [CI]", "candidate ms [CI]", "ratio", "status")
+    style = {"regressed": "bold red", "improved": "green", "same": "", "new": "cyan", "missing": "yellow"}
+    for c in rows:
+        b, k = c.baseline, c.candidate
+        fmt = lambda r: "–" if r is None else f"{r.median_ms:.3f} [{r.ci95_low_ms:.3f}, {r.ci95_high_ms:.3f}]"  # noqa: E731
+        table.add_row(c.label, fmt(b), fmt(k), f"{c.ratio:.3f}" if c.ratio else "–",
+                      f"[{style[c.status]}]{c.status}[/]" if style[c.status] else c.status)  # fmt: skip
+    console.print(table)
+    bad = [c for c in rows if c.status == "regressed"]
+    console.print(f"[bold red]{len(bad)} regression(s)[/]" if bad else "[green]no regressions[/]")
+    return bool(bad)

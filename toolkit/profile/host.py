@@ -1,0 +1,157 @@
+"""The host device: runs an artifact in its own host runtime and returns the shared result record.
+
+The environment fingerprint (CPU model, cores, OS, governor, Python, toolkit version) goes into the
+record's ``device`` block, which the schema leaves open, so a stored number always says where it came
+from. Temperatures come from ``/sys/class/thermal`` where a container exposes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import platform
+import socket
+from pathlib import Path
+from typing import Any
+
+from toolkit.profile.protocol import ProfileConfig
+from toolkit.profile.runner import Measurement, host_temperature_c, measure, profile_input
+from toolkit.profile.stats import summarize
+
+__all__ = ["HostDevice", "build_record", "cpu_governor", "cpu_model", "validate_record"]
+
+
+def cpu_model() -> str | None:
+    """``model name`` from /proc/cpuinfo (Linux), else ``platform.processor()``."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.lower().startswith(("model name", "hardware", "processor\t: arm")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def cpu_governor() -> str | None:
+    try:
+        return Path("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor").read_text().strip() or None
+    except OSError:
+        return None
+
+
+@functools.cache
+def _describe() -> dict[str, Any]:
+    from toolkit import __version__
+
+    return {
+        "kind": "host",
+        "name": socket.gethostname() or "host",
+        "serial": None,
+        "os": f"{platform.system()} {platform.release()}",
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "governor": cpu_governor(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "toolkit_version": __version__,
+    }
+
+
+@functools.cache
+def _schema() -> dict[str, Any]:
+    import json
+
+    return json.loads((Path(__file__).resolve().parents[1] / "schemas" / "result.schema.json").read_text())
+
+
+def validate_record(record: dict[str, Any]) -> None:
+    """Raise ToolkitError (one line: the JSON path and the problem) unless ``record`` fits the schema."""
+    import jsonschema
+
+    from toolkit.errors import ToolkitError
+
+    errors = sorted(jsonschema.Draft202012Validator(_schema()).iter_errors(record), key=lambda e: list(e.path))
+    if errors:
+        e = errors[0]
+        where = "/".join(str(p) for p in e.absolute_path) or "(record)"
+        raise ToolkitError(f"result record does not match the schema at {where}: {e.message[:200]}")
+
+
+def build_record(
+    m: Measurement, device: dict[str, Any], artifact: Path, manifest: dict[str, Any], config: ProfileConfig
+) -> dict[str, Any]:
+    """The shared result record (toolkit/schemas/result.schema.json) for one host measurement."""
+    stats = summarize(m.samples_ms)
+    weights = manifest.get("weights") or {}
+    return {
+        "schema_version": 1,
+        "timestamp": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "device": device,
+        "runtime": {"name": m.runtime, "version": m.runtime_version, "delegate": manifest.get("delegate")},
+        "artifact": {
+            "sha256": manifest["artifact"]["sha256"],
+            "file": artifact.name,
+            "variant": (manifest.get("variant") or {}).get("name"),
+            "target": manifest.get("target"),
+            "precision": manifest.get("precision"),
+            "weights": weights.get("label") or weights.get("kind"),
+        },
+        "config": {
+            "threads": config.threads,
+            "warmup": config.warmup,
+            "iterations": len(m.samples_ms),
+            "duration_s": config.duration_s,
+            "cooldown_s": config.cooldown_s,
+            "max_temp_c": config.max_temp_c,
+            "batch": 1,
+        },
+        "latency_ms": [round(s, 6) for s in m.samples_ms],
+        "stats": stats.to_dict(),
+        "load_ms": round(m.load_ms, 4),
+        "first_inference_ms": round(m.first_inference_ms, 4),
+        "peak_memory_mb": m.peak_memory_mb,
+        "temperature_c": {"before": m.temp_before_c, "after": m.temp_after_c, "thermal_state": None},
+        "notes": list(m.notes),
+    }
+
+
+def _import_runtime(artifact: Path) -> None:
+    import contextlib
+    import importlib
+
+    from toolkit.runtimes import RUNNER_MODULES
+
+    module = RUNNER_MODULES.get(artifact.suffix)
+    if module is not None:
+        with contextlib.suppress(ImportError):  # open_runner raises the one-line error naming the extra
+            importlib.import_module(module)
+
+
+class HostDevice:
+    """This machine (``DeviceBackend`` with ``kind == "host"``): artifacts run in-process."""
+
+    kind = "host"
+
+    def describe(self) -> dict[str, Any]:
+        return dict(_describe())
+
+    def temperature_c(self) -> float | None:
+        return host_temperature_c()
+
+    def run(self, artifact: Path, config: ProfileConfig) -> dict[str, Any]:
+        """Measure ``artifact`` (its manifest must sit beside it); raises UsageError if it cannot load."""
+        from toolkit.runtimes import open_runner, read_manifest
+
+        artifact = Path(artifact)
+        if not artifact.exists():
+            from toolkit.errors import UsageError
+
+            raise UsageError(f"artifact not found: {artifact}")
+        manifest = read_manifest(artifact)
+        _import_runtime(artifact)  # a first import of torch/executorch is not load time
+        x = profile_input(manifest)
+        m = measure(lambda: open_runner(artifact, threads=config.threads), x, config, read_temp=self.temperature_c)
+        record = build_record(m, self.describe(), artifact, manifest, config)
+        validate_record(record)
+        return record

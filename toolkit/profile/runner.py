@@ -1,0 +1,191 @@
+"""The measurement loop, in one place: every host number comes out of :func:`measure`.
+
+Order of one measurement (the Android and iOS apps follow the same order, see protocol.py):
+cooldown pause → thermal gate → load (timed) → first inference (timed apart, it pays for lazy
+allocation and kernel selection) → ``warmup`` untimed runs → ``iterations`` timed runs (or as many as
+fit in ``duration_s``) → temperature after. Each timed run is bracketed by two ``perf_counter_ns``
+reads and nothing else, so the harness adds ~100 ns per inference (benchmarks/bench_harness.py).
+
+Peak memory is the growth of the resident set over the pre-load baseline: current RSS is read from
+``/proc/self/statm`` after load, after the first inference and after the loop, and the process
+high-water mark (``getrusage``) is used when it rose during the measurement. No tracemalloc: it
+would slow every allocation and miss native (runtime) memory anyway.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import resource
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from toolkit.profile.protocol import ProfileConfig
+from toolkit.runtimes.base import Runner
+
+__all__ = ["Measurement", "host_temperature_c", "measure", "profile_input", "rss_mb", "thermal_gate"]
+
+THERMAL_POLL_S = 5.0
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+@dataclass
+class Measurement:
+    """Raw outcome of one measurement; :func:`toolkit.profile.host.build_record` turns it into a record."""
+
+    runtime: str
+    runtime_version: str
+    samples_ms: list[float]
+    load_ms: float
+    first_inference_ms: float
+    peak_memory_mb: float | None
+    temp_before_c: float | None
+    temp_after_c: float | None
+    notes: list[str] = field(default_factory=list)
+
+
+def rss_mb() -> float | None:
+    """Current resident set size in MB (Linux ``/proc/self/statm``), None elsewhere."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * _PAGE / 2**20
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _maxrss_mb() -> float:
+    # Linux reports KiB, macOS bytes
+    raw = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return raw / 2**20 if sys.platform == "darwin" else raw / 1024
+
+
+def host_temperature_c(root: Path = Path("/sys/class/thermal")) -> float | None:
+    """Hottest plausible ``thermal_zone*/temp`` (millidegrees) or None where none is readable."""
+    values = []
+    for zone in sorted(root.glob("thermal_zone*/temp")):
+        try:
+            v = int(zone.read_text().strip()) / 1000.0
+        except (OSError, ValueError):
+            continue
+        if 0.0 < v < 150.0:  # some zones report 0 or absurd values when the sensor is absent
+            values.append(v)
+    return max(values) if values else None
+
+
+def thermal_gate(
+    read_temp: Callable[[], float | None],
+    max_temp_c: float | None,
+    limit_s: float,
+    *,
+    poll_s: float = THERMAL_POLL_S,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[str]:
+    """Wait until the temperature is at or below ``max_temp_c``, at most ``limit_s``; return notes.
+
+    A device still too hot at the limit is measured anyway: the result is recorded with a note (and the
+    CLI warns), because dropping it would hide the condition the user has to fix.
+    """
+    if max_temp_c is None:
+        return []
+    temp = read_temp()
+    if temp is None:
+        return ["thermal gate skipped: no readable temperature sensor"]
+    start, polls = clock(), 0
+    while temp is not None and temp > max_temp_c:
+        waited = clock() - start
+        if waited >= limit_s:
+            return [
+                f"warning: still {temp:.1f} °C after waiting {waited:.0f} s (gate {max_temp_c:.1f} °C); measured hot"
+            ]
+        sleep(min(poll_s, max(limit_s - waited, 0.0)))
+        polls += 1
+        temp = read_temp()
+    return [f"thermal gate: waited {clock() - start:.0f} s to cool to {temp:.1f} °C"] if polls else []
+
+
+def profile_input(manifest: dict[str, Any]) -> np.ndarray:
+    """One real photo, preprocessed as the manifest says, in the artifact's input layout (batch 1)."""
+    from toolkit.data import Preprocessing, load_batch, sample_image_paths
+    from toolkit.runtimes import to_layout
+
+    prep = Preprocessing.from_dict(manifest.get("preprocessing") or {})
+    res = int(manifest["variant"]["resolution"])
+    x = load_batch(sample_image_paths()[:1], res, prep)
+    return to_layout(x, (manifest.get("input") or {}).get("layout", "nchw"))
+
+
+def _timed_loop(run: Callable[[np.ndarray], Any], x: np.ndarray, config: ProfileConfig) -> list[float]:
+    clock = time.perf_counter_ns
+    if config.duration_s is None:
+        samples = [0] * config.iterations
+        for i in range(config.iterations):
+            t0 = clock()
+            run(x)
+            samples[i] = clock() - t0
+    else:
+        samples = []
+        deadline = clock() + int(config.duration_s * 1e9)
+        while True:
+            t0 = clock()
+            run(x)
+            t1 = clock()
+            samples.append(t1 - t0)
+            if t1 >= deadline:
+                break
+    return [s / 1e6 for s in samples]
+
+
+def measure(
+    open_runner: Callable[[], Runner],
+    x: np.ndarray,
+    config: ProfileConfig,
+    *,
+    read_temp: Callable[[], float | None] = host_temperature_c,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Measurement:
+    """Measure one artifact: ``open_runner()`` loads it (timed), ``x`` is the input batch.
+
+    Raises whatever ``open_runner`` or ``run`` raise (the backend turns them into one-line errors).
+    """
+    if config.cooldown_s:
+        sleep(config.cooldown_s)
+    notes = thermal_gate(read_temp, config.max_temp_c, config.temp_wait_limit_s, sleep=sleep)
+    temp_before = read_temp()
+    gc.collect()
+    base_rss, base_max = rss_mb(), _maxrss_mb()
+    t0 = time.perf_counter_ns()
+    runner = open_runner()
+    load_ms = (time.perf_counter_ns() - t0) / 1e6
+    try:
+        rss_seen = [rss_mb()]
+        t0 = time.perf_counter_ns()
+        runner.run(x)
+        first_ms = (time.perf_counter_ns() - t0) / 1e6
+        rss_seen.append(rss_mb())
+        for _ in range(config.warmup):
+            runner.run(x)
+        samples = _timed_loop(runner.run, x, config)
+        rss_seen.append(rss_mb())
+        name, version = runner.name, str(runner.version)
+    finally:
+        runner.close()
+    peak = _peak_growth(base_rss, base_max, rss_seen)
+    return Measurement(name, version, samples, load_ms, first_ms, peak, temp_before, read_temp(), notes)
+
+
+def _peak_growth(base_rss: float | None, base_max: float, seen: list[float | None]) -> float | None:
+    """Peak RSS growth over the baseline, in MB (see the module docstring)."""
+    max_now = _maxrss_mb()
+    if base_rss is None:  # no /proc: the high-water mark is all there is
+        return max(max_now - base_max, 0.0)
+    peak = max(v for v in seen if v is not None) if any(v is not None for v in seen) else base_rss
+    if max_now > base_max:
+        peak = max(peak, max_now)
+    return round(max(peak - base_rss, 0.0), 3)

@@ -1,0 +1,102 @@
+"""Result records → flat report rows: one per device × runtime × precision × variant (latest wins)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["Row", "group_rows", "to_rows"]
+
+
+@dataclass(frozen=True)
+class Row:
+    device: str
+    device_kind: str
+    runtime: str
+    runtime_version: str
+    target: str
+    precision: str
+    delegate: str | None
+    threads: int
+    variant: str
+    alpha: float | None
+    resolution: int | None
+    macs: int | None
+    top1: float | None  # published ImageNet top-1 (TF-slim), None for custom variants
+    weights: str | None
+    n: int
+    median_ms: float
+    ci95_low_ms: float
+    ci95_high_ms: float
+    p90_ms: float
+    mean_ms: float
+    std_ms: float
+    min_ms: float
+    trimmed_mean_ms: float
+    load_ms: float | None
+    first_inference_ms: float | None
+    peak_memory_mb: float | None
+    timestamp: str
+
+    @property
+    def gmacs_per_s(self) -> float | None:
+        """Achieved mult-adds per second at the median latency, in GMAC/s."""
+        return self.macs / (self.median_ms * 1e6) if self.macs and self.median_ms else None
+
+    @property
+    def group(self) -> tuple[str, str, str]:
+        return (self.device, self.runtime, self.precision)
+
+    @property
+    def match_key(self) -> tuple[Any, ...]:
+        """What ``compare`` pairs across two result sets (host name left out: CI machines change it)."""
+        return (self.device_kind, self.variant, self.runtime, self.precision, self.delegate, self.threads)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "gmacs_per_s": self.gmacs_per_s}
+
+
+def _row(rec: Mapping[str, Any]) -> Row:
+    from toolkit.cost import count
+    from toolkit.errors import UsageError
+    from toolkit.variants import parse_name
+
+    a, d, rt, s = rec["artifact"], rec["device"], rec["runtime"], rec["stats"]
+    variant = a.get("variant") or a["file"]
+    alpha = res = macs = top1 = None
+    try:
+        v = parse_name(variant)
+        alpha, res, macs = v.alpha, v.resolution, count(v.alpha, v.resolution).macs
+        top1 = v.accuracy.top1 if v.accuracy else None
+    except UsageError:
+        pass
+    return Row(
+        device=str(d.get("name")), device_kind=d["kind"], runtime=rt["name"], runtime_version=rt["version"],
+        target=a.get("target") or rt["name"], precision=a.get("precision") or "?", delegate=rt.get("delegate"),
+        threads=int(rec["config"]["threads"]), variant=variant, alpha=alpha, resolution=res, macs=macs, top1=top1,
+        weights=a.get("weights"), n=s["n"], median_ms=s["median_ms"], ci95_low_ms=s["ci95_low_ms"],
+        ci95_high_ms=s["ci95_high_ms"], p90_ms=s["p90_ms"], mean_ms=s["mean_ms"], std_ms=s["std_ms"],
+        min_ms=s["min_ms"], trimmed_mean_ms=s["trimmed_mean_ms"], load_ms=rec.get("load_ms"),
+        first_inference_ms=rec.get("first_inference_ms"), peak_memory_mb=rec.get("peak_memory_mb"),
+        timestamp=rec["timestamp"],
+    )  # fmt: skip
+
+
+def to_rows(records: Iterable[Mapping[str, Any]]) -> list[Row]:
+    """Latest measurement per (device, runtime, precision, delegate, threads, variant), sorted for tables."""
+    latest: dict[tuple[Any, ...], Row] = {}
+    for rec in records:
+        r = _row(rec)
+        key = (r.device, r.device_kind, *r.match_key)
+        if key not in latest or r.timestamp >= latest[key].timestamp:
+            latest[key] = r
+    return sorted(latest.values(), key=lambda r: (*r.group, -(r.alpha or 0), -(r.resolution or 0), r.variant))
+
+
+def group_rows(rows: Iterable[Row]) -> dict[tuple[str, str, str], list[Row]]:
+    """Rows per (device, runtime, precision), the report's table granularity."""
+    out: dict[tuple[str, str, str], list[Row]] = {}
+    for r in rows:
+        out.setdefault(r.group, []).append(r)
+    return out

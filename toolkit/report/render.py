@@ -1,0 +1,146 @@
+"""Report renderers: Markdown (+ PNG files), one self-contained HTML file, CSV rows, JSON records.
+
+The HTML embeds its plots as base64 PNG and its CSS inline, so it can be mailed or attached to a CI
+run as a single file. Every format states which weights were measured: random weights give real
+latency but meaningless predictions, and a reader must not mistake the accuracy axis for measured.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as dt
+import html
+import io
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from toolkit.report.data import Row, group_rows, to_rows
+
+__all__ = ["FORMATS", "render_csv", "render_html", "render_markdown", "write_report"]
+
+FORMATS = ("html", "md", "csv", "json")
+_COLS = ("variant", "MMACs", "median ms", "95% CI", "p90", "mean ± std", "min", "trim. mean", "GMAC/s", "top-1*",
+         "load ms", "1st ms", "mem MB")  # fmt: skip
+
+
+def _f(x: float | None, spec: str = ".3f") -> str:
+    return "–" if x is None else format(x, spec)
+
+
+def _cells(r: Row) -> list[str]:
+    return [r.variant, _f(r.macs / 1e6 if r.macs else None, ".0f"), _f(r.median_ms),
+            f"{r.ci95_low_ms:.3f}–{r.ci95_high_ms:.3f}", _f(r.p90_ms), f"{r.mean_ms:.3f} ± {r.std_ms:.3f}",
+            _f(r.min_ms), _f(r.trimmed_mean_ms), _f(r.gmacs_per_s, ".1f"), _f(r.top1, ".1f"), _f(r.load_ms, ".1f"),
+            _f(r.first_inference_ms, ".2f"), _f(r.peak_memory_mb, ".1f")]  # fmt: skip
+
+
+def _summary(rows: Sequence[Row], records: Sequence[Mapping[str, Any]]) -> list[str]:
+    weights = sorted({r.weights or "unknown" for r in rows})
+    devices = {}
+    for rec in records:
+        d = rec["device"]
+        devices[d.get("name")] = f"{d.get('name')}: {d.get('cpu') or '?'}, {d.get('cores') or '?'} cores, {d.get('os')}"
+    cfgs = sorted({(r.threads, r.n) for r in rows})
+    return [
+        f"Generated {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC from {len(records)} stored measurements "
+        f"({len(rows)} shown: the latest per device × runtime × precision × variant).",
+        "Weights measured: " + "; ".join(weights) + ". Latency does not depend on weight values.",
+        "Devices: " + "; ".join(devices.values()),
+        "Protocol: batch 1, "
+        + ", ".join(f"{t or 'default'} threads × {n} timed runs" for t, n in cfgs)
+        + "; 95% CI of the median by bootstrap (1000 resamples, SplitMix64).",
+        "*top-1 is the published ImageNet figure (TF-slim float checkpoints), not measured here.",
+    ]
+
+
+def render_markdown(rows: Sequence[Row], records: Sequence[Mapping[str, Any]], plots: Mapping[str, str]) -> str:
+    """Markdown with one table per device × runtime × precision; ``plots`` maps stem → relative path."""
+    out = ["# MobileNet V1 latency report", ""] + [f"- {s}" for s in _summary(rows, records)] + [""]
+    for (device, runtime, precision), rs in group_rows(rows).items():
+        out += [f"## {device} · {runtime} {rs[0].runtime_version} · {precision}", ""]
+        out += ["| " + " | ".join(_COLS) + " |", "|" + "---|" * len(_COLS)]
+        out += ["| " + " | ".join(_cells(r)) + " |" for r in rs] + [""]
+    for stem, rel in plots.items():
+        out += [f"![{stem}]({rel})", ""]
+    return "\n".join(out)
+
+
+_CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1200px;color:#222;padding:0 16px}
+table{border-collapse:collapse;margin:8px 0 24px;font-size:12.5px}th,td{border:1px solid #ccc;padding:3px 7px;
+text-align:right}th{background:#f0f3f7}td:first-child,th:first-child{text-align:left}tr:nth-child(even){background:#fafafa}
+h1{font-size:22px}h2{font-size:16px;margin-top:28px}img{max-width:100%;border:1px solid #e4e4e4;margin:8px 0}
+.note{color:#555}"""
+
+
+def render_html(rows: Sequence[Row], records: Sequence[Mapping[str, Any]], plots: Mapping[str, bytes]) -> str:
+    """One self-contained page: inline CSS, tables and base64-embedded PNG plots."""
+    e = html.escape
+    parts = ["<!doctype html><html lang=en><head><meta charset=utf-8><title>MobileNet V1 latency report</title>",
+             f"<style>{_CSS}</style></head><body><h1>MobileNet V1 latency report</h1><ul class=note>"]  # fmt: skip
+    parts += [f"<li>{e(s)}</li>" for s in _summary(rows, records)] + ["</ul>"]
+    for stem, png in plots.items():
+        b64 = base64.b64encode(png).decode("ascii")
+        parts.append(f"<h2>{e(stem.replace('_', ' '))}</h2><img alt='{e(stem)}' src='data:image/png;base64,{b64}'>")
+    for (device, runtime, precision), rs in group_rows(rows).items():
+        parts.append(f"<h2>{e(device)} · {e(runtime)} {e(rs[0].runtime_version)} · {e(precision)}</h2><table><tr>")
+        parts += [f"<th>{e(c)}</th>" for c in _COLS] + ["</tr>"]
+        for r in rs:
+            parts.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in _cells(r)) + "</tr>")
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def render_csv(rows: Sequence[Row]) -> str:
+    buf = io.StringIO()
+    fields = list(rows[0].to_dict()) if rows else list(Row.__dataclass_fields__)
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow(r.to_dict())
+    return buf.getvalue()
+
+
+def _atomic(path: Path, data: str | bytes) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    os.replace(tmp, path)
+    return path
+
+
+def write_report(
+    records: Sequence[Mapping[str, Any]], out_dir: str | Path, formats: Sequence[str] = ("html", "md")
+) -> list[Path]:
+    """Write the chosen formats to ``out_dir`` (report.html, report.md + plots/*.png, results.csv, results.json)."""
+    from toolkit.errors import UsageError
+    from toolkit.results import write_json_export
+
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise UsageError(f"unknown report format {bad[0]!r}; choose from {', '.join(FORMATS)}")
+    if not records:
+        raise UsageError("no results to report: run `toolkit profile` or `toolkit sweep` first")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = to_rows(records)
+    written: list[Path] = []
+    plots: dict[str, bytes] = {}
+    if "html" in formats or "md" in formats:
+        from toolkit.report.plots import make_plots
+
+        plots = make_plots(rows)
+    if "md" in formats:
+        (out / "plots").mkdir(exist_ok=True)
+        rel = {stem: f"plots/{stem}.png" for stem in plots}
+        written += [_atomic(out / rel[stem], png) for stem, png in plots.items()]
+        written.append(_atomic(out / "report.md", render_markdown(rows, records, rel)))
+    if "html" in formats:
+        written.append(_atomic(out / "report.html", render_html(rows, records, plots)))
+    if "csv" in formats:
+        written.append(_atomic(out / "results.csv", render_csv(rows)))
+    if "json" in formats:
+        written.append(write_json_export(records, out / "results.json"))
+    return written

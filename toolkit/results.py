@@ -1,0 +1,203 @@
+"""The results store: one SQLite row per measurement, the full record kept beside the query columns.
+
+Why SQLite in WAL mode: a sweep and a ``toolkit profile`` in another terminal (or two CI jobs on one
+disk) can write at once; readers never block writers, and ``BEGIN IMMEDIATE`` plus a generous busy
+timeout serialise the writers instead of failing them. Every record is validated against
+``toolkit/schemas/result.schema.json`` before it is stored, and a damaged file is reported in one
+line rather than read around: a results store that silently loses rows is worse than none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from toolkit.errors import ToolkitError, UsageError
+
+__all__ = ["ENV_VAR", "ResultsDB", "default_db_path", "load_records", "run_key", "write_json_export"]
+
+ENV_VAR = "TOOLKIT_RESULTS"
+EXPORT_KIND = "mobilenet-toolkit-results"
+
+_COLUMNS = (
+    "run_key TEXT NOT NULL", "timestamp TEXT NOT NULL", "device_kind TEXT", "device_name TEXT", "device_serial TEXT",
+    "os TEXT", "cpu TEXT", "cores INTEGER", "governor TEXT", "toolkit_version TEXT", "runtime TEXT",
+    "runtime_version TEXT", "delegate TEXT", "artifact_sha256 TEXT NOT NULL", "artifact_file TEXT", "variant TEXT",
+    "target TEXT", "precision TEXT", "weights TEXT", "threads INTEGER", "warmup INTEGER", "iterations INTEGER",
+    "duration_s REAL", "n INTEGER", "median_ms REAL", "p90_ms REAL", "mean_ms REAL", "std_ms REAL", "min_ms REAL",
+    "trimmed_mean_ms REAL", "ci95_low_ms REAL", "ci95_high_ms REAL", "load_ms REAL", "first_inference_ms REAL",
+    "peak_memory_mb REAL", "temp_before_c REAL", "temp_after_c REAL", "sweep_id TEXT", "record_json TEXT NOT NULL",
+)  # fmt: skip
+_NAMES = tuple(c.split()[0] for c in _COLUMNS)
+_DDL = (
+    "CREATE TABLE IF NOT EXISTS results (id INTEGER PRIMARY KEY AUTOINCREMENT, " + ", ".join(_COLUMNS) + ")",
+    "CREATE INDEX IF NOT EXISTS results_run_key ON results(run_key)",
+)
+
+
+def default_db_path() -> Path:
+    """``$TOOLKIT_RESULTS`` or ``results/results.db`` under the current directory."""
+    return Path(os.environ.get(ENV_VAR) or Path("results") / "results.db")
+
+
+def run_key(artifact_sha256: str, device: Mapping[str, Any], config: Mapping[str, Any]) -> str:
+    """Identity of a measurement for resuming: same artifact bytes, same device, same protocol.
+
+    ``config`` needs threads, warmup, iterations or duration_s, and delegate (None for the default).
+    """
+    ident = {
+        "sha256": artifact_sha256,
+        "device": [device.get("kind"), device.get("name"), device.get("serial")],
+        "threads": int(config.get("threads") or 0),
+        "warmup": int(config.get("warmup") or 0),
+        "amount": ["s", config["duration_s"]] if config.get("duration_s") else ["n", int(config["iterations"])],
+        "delegate": config.get("delegate"),
+    }
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _record_key(record: Mapping[str, Any]) -> str:
+    cfg = dict(record["config"])
+    cfg["delegate"] = record["runtime"].get("delegate")
+    return run_key(record["artifact"]["sha256"], record["device"], cfg)
+
+
+def _flatten(record: Mapping[str, Any], key: str, sweep_id: str | None) -> tuple[Any, ...]:
+    d, rt, a, c, s = record["device"], record["runtime"], record["artifact"], record["config"], record["stats"]
+    temps = record.get("temperature_c") or {}
+    row = {
+        "run_key": key, "timestamp": record["timestamp"], "device_kind": d.get("kind"), "device_name": d.get("name"),
+        "device_serial": d.get("serial"), "os": d.get("os"), "cpu": d.get("cpu"), "cores": d.get("cores"),
+        "governor": d.get("governor"), "toolkit_version": d.get("toolkit_version"), "runtime": rt["name"],
+        "runtime_version": rt["version"], "delegate": rt.get("delegate"), "artifact_sha256": a["sha256"],
+        "artifact_file": a["file"], "variant": a.get("variant"), "target": a.get("target"),
+        "precision": a.get("precision"), "weights": a.get("weights"), "threads": c["threads"],
+        "warmup": c["warmup"], "iterations": c["iterations"], "duration_s": c.get("duration_s"),
+        "load_ms": record.get("load_ms"), "first_inference_ms": record.get("first_inference_ms"),
+        "peak_memory_mb": record.get("peak_memory_mb"), "temp_before_c": temps.get("before"),
+        "temp_after_c": temps.get("after"), "sweep_id": sweep_id, "record_json": json.dumps(record, sort_keys=True),
+    }  # fmt: skip
+    row.update({k: s[k] for k in ("n", "median_ms", "p90_ms", "mean_ms", "std_ms", "min_ms", "trimmed_mean_ms")})
+    row.update(ci95_low_ms=s["ci95_low_ms"], ci95_high_ms=s["ci95_high_ms"])
+    return tuple(row[n] for n in _NAMES)
+
+
+class ResultsDB:
+    """Open (creating if needed) the store at ``path``; use as a context manager or call close()."""
+
+    def __init__(self, path: str | Path | None = None, *, timeout_s: float = 60.0) -> None:
+        self.path = Path(path) if path is not None else default_db_path()
+        if self.path.is_dir():
+            raise UsageError(f"results DB path is a directory: {self.path}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._con = sqlite3.connect(str(self.path), timeout=timeout_s, isolation_level=None)
+        except (OSError, sqlite3.Error) as e:
+            raise UsageError(f"cannot open results DB {self.path}: {e}") from None
+        try:
+            self._con.execute("PRAGMA journal_mode=WAL")
+            self._con.execute("PRAGMA synchronous=NORMAL")
+            self._write(lambda: [self._con.execute(sql) for sql in _DDL])
+            check = self._con.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.DatabaseError as e:
+            self._con.close()
+            raise self._corrupt(e) from None
+        if check != "ok":
+            self._con.close()
+            raise self._corrupt(check)
+
+    def _corrupt(self, why: object) -> ToolkitError:
+        return ToolkitError(
+            f"results DB {self.path} is damaged or not a results database ({why}); move it aside "
+            f"(nothing was changed) or pass another --db"
+        )
+
+    def _write(self, fn: Any) -> Any:
+        self._con.execute("BEGIN IMMEDIATE")  # take the write lock now; the busy timeout queues a 2nd writer
+        try:
+            out = fn()
+            self._con.execute("COMMIT")
+            return out
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+
+    def insert(self, record: Mapping[str, Any], *, key: str | None = None, sweep_id: str | None = None) -> int:
+        """Validate ``record`` against the schema and store it; returns the row id."""
+        from toolkit.profile.host import validate_record
+
+        validate_record(dict(record))
+        row = _flatten(record, key or _record_key(record), sweep_id)
+        sql = f"INSERT INTO results ({', '.join(_NAMES)}) VALUES ({', '.join('?' * len(_NAMES))})"
+        try:
+            return int(self._write(lambda: self._con.execute(sql, row).lastrowid))
+        except sqlite3.DatabaseError as e:
+            raise self._corrupt(e) from None
+
+    def has(self, key: str) -> bool:
+        """True when a measurement with this :func:`run_key` is stored (sweeps skip it on resume)."""
+        return self._con.execute("SELECT 1 FROM results WHERE run_key = ? LIMIT 1", (key,)).fetchone() is not None
+
+    def count(self) -> int:
+        return int(self._con.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every stored record in insertion order; a row whose JSON is unreadable is an error, not a skip."""
+        out = []
+        try:
+            rows = self._con.execute("SELECT id, record_json FROM results ORDER BY id").fetchall()
+        except sqlite3.DatabaseError as e:
+            raise self._corrupt(e) from None
+        for row_id, text in rows:
+            try:
+                out.append(json.loads(text))
+            except (TypeError, json.JSONDecodeError) as e:
+                raise self._corrupt(f"row {row_id}: {e}") from None
+        return out
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> ResultsDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_json_export(records: Iterable[Mapping[str, Any]], path: str | Path) -> Path:
+    """``{"kind": ..., "records": [...]}`` written atomically; ``toolkit compare`` reads it back."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps({"kind": EXPORT_KIND, "version": 1, "records": list(records)}, indent=1))
+    os.replace(tmp, path)
+    return path
+
+
+def load_records(source: str | Path) -> list[dict[str, Any]]:
+    """Records from a results DB, a JSON export, a list of records or one record (as the apps write)."""
+    source = Path(source)
+    if not source.exists():
+        raise UsageError(f"no results at {source}")
+    with open(source, "rb") as f:
+        head = f.read(16)
+    if head.startswith(b"SQLite format 3"):
+        with ResultsDB(source) as db:
+            return db.records()
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UsageError(f"{source} is neither a results DB nor a JSON export: {e}") from None
+    if isinstance(data, dict) and "records" in data:
+        data = data["records"]
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise UsageError(f"{source}: expected a list of result records")
+    return data
