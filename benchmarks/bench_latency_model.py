@@ -23,17 +23,17 @@ from pathlib import Path
 OUT = Path(__file__).resolve().parent / "out"
 
 
-def _measure(targets: list[str], iterations: int, rounds: int, threads: int) -> list[dict]:
-    from toolkit.select import measure_on_host
+def _measure(targets: list[str], iterations: int, rounds: int, threads: int, reuse: bool) -> list[dict]:
+    from toolkit.latency_model import measure_on_host
     from toolkit.variants import published_variants
 
     records = []
     for target in targets:
         t0 = time.perf_counter()
         recs = measure_on_host(published_variants(), target=target, precision="fp32", threads=threads,
-                               warmup=10, iterations=iterations, rounds=rounds)  # fmt: skip
+                               warmup=10, iterations=iterations, rounds=rounds, reuse=reuse)  # fmt: skip
         print(f"{target}: measured 16 variants in {time.perf_counter() - t0:.0f} s", flush=True)
-        path = OUT / f"host_sweep_{target}.json"
+        path = OUT / f"host_sweep_{target}_t{threads}.json"
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(recs, indent=1))
         os.replace(tmp, path)
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iterations", type=int, default=60)
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--reuse-artifacts", action="store_true", help="time cached artifacts without rebuilding")
     args = ap.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     if args.db:
@@ -56,12 +57,14 @@ def main(argv: list[str] | None = None) -> int:
 
         records = records_from_db(args.db)
     elif args.records is not None:
-        records = [r for p in (args.records or sorted(OUT.glob("host_sweep_*.json"))) for r in json.loads(p.read_text())]
+        files = args.records or sorted(OUT.glob("host_sweep_*.json"))
+        records = [r for p in files for r in json.loads(p.read_text())]
     else:
-        records = _measure(args.targets, args.iterations, args.rounds, args.threads)
+        records = _measure(args.targets, args.iterations, args.rounds, args.threads, args.reuse_artifacts)
     from toolkit.latency_model import loo_report
 
-    print(loo_report(records))
+    for stat in ("median_ms", "trimmed_mean_ms"):
+        print(f"\nleave-one-variant-out, {stat}:\n{loo_report(records, stat)}")
     return 0
 
 

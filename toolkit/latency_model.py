@@ -19,13 +19,20 @@ measured mult-add range.
 from __future__ import annotations
 
 import math
+import os
+import platform
+import socket
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from toolkit.cost import layer_costs
-from toolkit.errors import ToolkitError
+from toolkit.errors import ToolkitError, UsageError
 from toolkit.variants import Variant, parse_name
 
 __all__ = [
@@ -34,8 +41,11 @@ __all__ = [
     "Prediction",
     "fit",
     "fit_all",
+    "host_artifact",
+    "host_device",
     "loo",
     "loo_report",
+    "measure_on_host",
     "predict",
     "variant_features",
 ]
@@ -253,3 +263,117 @@ def loo_report(records: Iterable[Mapping], stat: str = "median_ms") -> str:
                 worst = f"{pts[i][0].name} {ape[i]:.1f}%"
         lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {len(recs)} | {' | '.join(cells)} | {worst} |")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------ host measurement
+# The model needs a sweep measured under one protocol; these give one without the results database.
+
+
+def host_device() -> dict[str, Any]:
+    """The schema's device block for this machine (the profiling harness's own, when it is installed)."""
+    try:
+        from toolkit.profile.host import HostDevice
+    except ModuleNotFoundError:
+        pass
+    else:
+        return HostDevice().describe()
+    cpu = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"kind": "host", "name": socket.gethostname() or "host", "os": f"{platform.system()} {platform.release()}",
+            "cpu": cpu or platform.processor() or None, "cores": os.cpu_count()}  # fmt: skip
+
+
+def _reusable(out_dir: Path, v: Variant, target: str, precision: str) -> Any:
+    """An ExportResult for a random-weight artifact already in ``out_dir``, or None."""
+    from toolkit.export.base import get_exporter
+    from toolkit.export.pipeline import ExportResult
+    from toolkit.runtimes import read_manifest
+
+    path = out_dir / f"{v.name}-{target}-{precision}{get_exporter(target).extension}"
+    try:
+        manifest = read_manifest(path) if path.exists() else None
+    except UsageError:
+        return None
+    if not manifest or manifest.get("weights", {}).get("kind") != "random":
+        return None
+    return ExportResult(path, manifest, True)
+
+
+def host_artifact(
+    v: Variant, target: str, precision: str, artifacts_dir: Path | None = None, reuse: bool = False
+) -> Any:
+    """Export ``v`` with random weights (cached under the toolkit cache) and return the ExportResult."""
+    from toolkit import mobilenet_v1
+    from toolkit.export.base import ExportConfig
+    from toolkit.export.pipeline import export
+    from toolkit.weights import cache_dir
+
+    out_dir = Path(artifacts_dir or cache_dir() / "select-artifacts")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    res = _reusable(out_dir, v, target, precision) if reuse else None
+    cfg = ExportConfig(target=target, precision=precision, output_dir=out_dir, verify=False)
+    return res or export(mobilenet_v1(v.alpha, v.resolution, weights="random"), cfg, progress=False)
+
+
+def measure_on_host(
+    variants: Sequence[Variant],
+    target: str = "onnx",
+    precision: str = "fp32",
+    threads: int = 2,
+    warmup: int = 10,
+    iterations: int = 30,
+    rounds: int = 3,
+    artifacts_dir: Path | None = None,
+    reuse: bool = False,
+) -> list[dict[str, Any]]:
+    """Export (random weights, cached) and time each variant on this host; one result record each.
+
+    Why interleaved: on a shared machine the load drifts, so every variant gets ``rounds`` slices of
+    ``iterations / rounds`` timed runs in turn; a load spike then inflates all variants alike instead
+    of one, which is what a latency *model* needs. Used by ``toolkit select --measure`` and the benchmark.
+    ``reuse=True`` takes an artifact already in ``artifacts_dir`` without rebuilding the model to check its
+    cache key (building a random-weight model costs seconds; latency does not depend on the weights).
+    """
+    from toolkit.data import sample_images
+    from toolkit.profile.stats import summarize
+    from toolkit.runtimes import open_runner, to_layout
+
+    built = []
+    for v in variants:
+        res = host_artifact(v, target, precision, artifacts_dir, reuse)
+        runner = open_runner(res.path, threads=threads)
+        x = to_layout(sample_images(v.resolution)[:1], res.manifest["input"]["layout"])
+        for _ in range(warmup):
+            runner.run(x)
+        built.append((v, res, runner, x, []))
+    per_round = max(1, math.ceil(iterations / rounds))
+    for _ in range(rounds):
+        for _v, _res, runner, x, samples in built:
+            time.sleep(0.05)  # let ORT's spinning workers of the previous variant go idle
+            for _ in range(per_round):
+                t0 = time.perf_counter()
+                runner.run(x)
+                samples.append((time.perf_counter() - t0) * 1e3)
+    device, records = host_device(), []
+    for v, res, runner, _x, samples in built:
+        runner.close()
+        m = res.manifest
+        records.append({
+            "schema_version": 1,
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "device": device,
+            "runtime": {"name": m["runtime"]["name"], "version": str(m["runtime"].get("version") or runner.version),
+                        "delegate": m.get("delegate")},
+            "artifact": {"sha256": m["artifact"]["sha256"], "file": m["artifact"]["file"], "variant": v.name,
+                         "target": target, "precision": m["precision"], "weights": m["weights"].get("kind")},
+            "config": {"threads": threads, "warmup": warmup, "iterations": len(samples)},
+            "latency_ms": samples,
+            "stats": summarize(samples).to_dict(),
+        })  # fmt: skip
+    return records

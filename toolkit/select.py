@@ -15,13 +15,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import platform
-import socket
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +34,6 @@ __all__ = [
     "latest_records",
     "load_accuracy",
     "load_records",
-    "measure_on_host",
     "pareto_frontier",
     "records_from_db",
     "select",
@@ -274,40 +268,48 @@ def select(
                      pareto_frontier(cands), fastest, tuple(cands))  # fmt: skip
 
 
-def _results_module() -> Any:
-    """toolkit.results (the profiling harness's store), or None while it is not installed."""
+def _optional(module: str) -> Any:
+    """A sibling module written by another part of the toolkit (results store, host profiler), or None."""
     import importlib
 
     try:
-        return importlib.import_module("toolkit.results")
+        return importlib.import_module(module)
     except ModuleNotFoundError as e:
-        if e.name != "toolkit.results":
+        if e.name != module:
             raise
         return None
 
 
 def records_from_db(path: str | Path | None = None) -> list[dict[str, Any]]:
-    """Every result record in the results database (the profiling harness's store, issue 7)."""
-    results = _results_module()
+    """Every result record in the results database (:mod:`toolkit.results`, the profiling harness's store)."""
+    results = _optional("toolkit.results")
     if results is None:
-        raise ToolkitError(f"no results database in this install; pass --records FILE.json or {FILL_HINT}") from None
-    return list(results.ResultsDB(path).records()) if path else list(results.ResultsDB().records())
+        raise ToolkitError(f"no results database in this install; pass --records FILE.json or {FILL_HINT}")
+    db = Path(path) if path is not None else results.default_db_path()
+    if not db.exists():  # opening would create an empty one: say what fills it instead
+        raise ToolkitError(f"no results database at {db}: {FILL_HINT}, or pass --db PATH")
+    with results.ResultsDB(db) as store:
+        return store.records()
 
 
 def _store(record: dict[str, Any], db: str | Path | None) -> None:
     """Add a confirmation measurement to the results database when the store is installed."""
-    results = _results_module()
-    if results is None:
-        return
-    (results.ResultsDB(db) if db else results.ResultsDB()).add(record)
+    results = _optional("toolkit.results")
+    if results is not None:
+        with results.ResultsDB(db) as store:
+            store.insert(record)
 
 
 def load_records(db: str | Path | None = None, files: Sequence[str | Path] | None = None) -> list[dict[str, Any]]:
-    """Result records from JSON files (a list or one record each) when given, else from the database."""
+    """Result records from files (JSON list/export, one record, or a DB) when given, else from the database."""
     if not files:
         return records_from_db(db)
+    results = _optional("toolkit.results")
     out: list[dict[str, Any]] = []
     for f in files:
+        if results is not None:
+            out += results.load_records(f)
+            continue
         try:
             data = json.loads(Path(f).read_text())
         except FileNotFoundError:
@@ -316,85 +318,6 @@ def load_records(db: str | Path | None = None, files: Sequence[str | Path] | Non
             raise UsageError(f"cannot read records file {f}: {e}") from None
         out += data if isinstance(data, list) else [data]
     return out
-
-
-# ------------------------------------------------------------------------------------ host measurement
-
-
-def _host_device() -> dict[str, Any]:
-    """The schema's device block for this machine (the profiling harness's own, when it is installed)."""
-    cpu = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"kind": "host", "name": socket.gethostname() or "host", "os": f"{platform.system()} {platform.release()}",
-            "cpu": cpu or platform.processor() or None, "cores": os.cpu_count()}  # fmt: skip
-
-
-def measure_on_host(
-    variants: Sequence[Variant],
-    target: str = "onnx",
-    precision: str = "fp32",
-    threads: int = 2,
-    warmup: int = 10,
-    iterations: int = 30,
-    rounds: int = 3,
-    artifacts_dir: Path | None = None,
-) -> list[dict[str, Any]]:
-    """Export (random weights, cached) and time each variant on this host; one result record each.
-
-    Why interleaved: on a shared machine the load drifts, so every variant gets ``rounds`` slices of
-    ``iterations / rounds`` timed runs in turn; a load spike then inflates all variants alike instead
-    of one, which is what a latency *model* needs. Used by ``toolkit select --measure`` and the benchmark.
-    """
-    from toolkit import mobilenet_v1
-    from toolkit.data import sample_images
-    from toolkit.export.base import ExportConfig
-    from toolkit.export.pipeline import export
-    from toolkit.profile.stats import summarize
-    from toolkit.runtimes import open_runner, to_layout
-    from toolkit.weights import cache_dir
-
-    out_dir = Path(artifacts_dir or cache_dir() / "select-artifacts")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cfg = ExportConfig(target=target, precision=precision, output_dir=out_dir, verify=False)
-    built = []
-    for v in variants:
-        res = export(mobilenet_v1(v.alpha, v.resolution, weights="random"), cfg, progress=False)
-        runner = open_runner(res.path, threads=threads)
-        x = to_layout(sample_images(v.resolution)[:1], res.manifest["input"]["layout"])
-        for _ in range(warmup):
-            runner.run(x)
-        built.append((v, res, runner, x, []))
-    per_round = max(1, math.ceil(iterations / rounds))
-    for _ in range(rounds):
-        for _v, _res, runner, x, samples in built:
-            time.sleep(0.05)  # let ORT's spinning workers of the previous variant go idle
-            for _ in range(per_round):
-                t0 = time.perf_counter()
-                runner.run(x)
-                samples.append((time.perf_counter() - t0) * 1e3)
-    device, records = _host_device(), []
-    for v, res, runner, _x, samples in built:
-        runner.close()
-        m = res.manifest
-        records.append({
-            "schema_version": 1,
-            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "device": device,
-            "runtime": {"name": m["runtime"]["name"], "version": str(m["runtime"].get("version") or runner.version),
-                        "delegate": m.get("delegate")},
-            "artifact": {"sha256": m["artifact"]["sha256"], "file": m["artifact"]["file"], "variant": v.name,
-                         "target": target, "precision": m["precision"], "weights": m["weights"].get("kind")},
-            "config": {"threads": threads, "warmup": warmup, "iterations": len(samples)},
-            "latency_ms": samples,
-            "stats": summarize(samples).to_dict(),
-        })  # fmt: skip
-    return records
 
 
 TARGET_OF_RUNTIME = {"onnxruntime": "onnx", "executorch": "executorch", "tflite": "tflite", "coreml": "coreml"}
@@ -417,13 +340,23 @@ def confirm_pick(sel: Selection, records: Sequence[Mapping[str, Any]], db: str |
     pick = sel.pick
     if pick is None:
         raise ToolkitError(sel.message)
-    if pick.device != _host_device()["name"] or pick.runtime not in TARGET_OF_RUNTIME:
+    from toolkit.latency_model import host_artifact, host_device, measure_on_host
+
+    if pick.device != host_device()["name"] or pick.runtime not in TARGET_OF_RUNTIME:
         raise ToolkitError(f"--measure runs on this host only; measure {pick.name} on {pick.device} with "
                            f"`toolkit sweep --device {pick.device} --alphas {pick.variant.alpha:g} "
                            f"--resolutions {pick.variant.resolution}`")  # fmt: skip
     same = [r for r in records if config_key(r) == (pick.device, pick.runtime, pick.precision)]
     threads = int(same[0]["config"]["threads"]) if same else 2
-    rec = measure_on_host([pick.variant], TARGET_OF_RUNTIME[pick.runtime], pick.precision, threads=threads)[0]
+    target = TARGET_OF_RUNTIME[pick.runtime]
+    host = _optional("toolkit.profile.host")
+    if host is not None:  # the profiling harness's protocol (warm-up, iterations, thermal gate)
+        from toolkit.profile.protocol import ProfileConfig
+
+        artifact = host_artifact(pick.variant, target, pick.precision).path
+        rec = host.HostDevice().run(artifact, ProfileConfig(threads=threads))
+    else:
+        rec = measure_on_host([pick.variant], target, pick.precision, threads=threads)[0]
     _store(rec, db)
     measured = _measured(rec, sel.metric, {})
     fits = measured.bound_ms <= sel.budget_ms
