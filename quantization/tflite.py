@@ -47,9 +47,16 @@ def litert_quant_config(cfg: QuantConfig, quantizer: Any = None) -> Any:
 
 
 def prepare_for_litert(
-    model: torch.nn.Module, example: torch.Tensor, calibration: CalibrationSet | None, cfg: QuantConfig
+    model: torch.nn.Module,
+    example: torch.Tensor,
+    calibration: CalibrationSet | None,
+    cfg: QuantConfig,
+    layout: str = "nchw",
 ) -> tuple[torch.nn.Module, Any]:
     """(module to convert, litert ``quant_config``): a calibrated PT2E graph for int8, the model for fp16.
+
+    ``layout`` is the input layout of ``model`` and ``example`` (an exporter that wraps the model to take
+    NHWC passes ``"nhwc"`` and the calibration images are transposed to match).
 
     Raises ToolkitError (one line) when export or quantization fails.
     """
@@ -67,7 +74,7 @@ def prepare_for_litert(
         graph = torch.export.export(model, (example,), strict=False).module()
         prepared = prepare_pt2e(graph, quantizer)
         with torch.no_grad():
-            for x in calibration.batches() if cfg.is_static else [example.numpy()]:
+            for x in calibration.batches(layout) if cfg.is_static else [example.numpy()]:
                 prepared(torch.from_numpy(x))
             converted = convert_pt2e(prepared, fold_quantize=False)
     except (RuntimeError, ValueError, TypeError, AssertionError, NotImplementedError) as e:
