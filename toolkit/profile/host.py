@@ -116,16 +116,21 @@ def build_record(
     }
 
 
+# What each runner imports lazily: paid once per process, so it must not count as the model's load time.
+_RUNTIME_IMPORTS = {".pte": ("torch", "executorch.runtime"), ".onnx": ("onnxruntime",),
+                    ".tflite": ("ai_edge_litert.interpreter",)}  # fmt: skip
+
+
 def _import_runtime(artifact: Path) -> None:
     import contextlib
     import importlib
 
     from toolkit.runtimes import RUNNER_MODULES
 
-    module = RUNNER_MODULES.get(artifact.suffix)
-    if module is not None:
-        with contextlib.suppress(ImportError):  # open_runner raises the one-line error naming the extra
-            importlib.import_module(module)
+    for module in (RUNNER_MODULES.get(artifact.suffix), *_RUNTIME_IMPORTS.get(artifact.suffix, ())):
+        if module is not None:
+            with contextlib.suppress(ImportError):  # open_runner raises the one-line error naming the extra
+                importlib.import_module(module)
 
 
 class HostDevice:

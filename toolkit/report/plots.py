@@ -35,6 +35,16 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+def _plain_log(ax, *axes: str) -> None:
+    """Log axes with plain numbers (0.5, 2, 10) instead of 5×10⁻¹."""
+    from matplotlib.ticker import FuncFormatter
+
+    fmt = FuncFormatter(lambda v, _: f"{v:g}")
+    for name in axes:
+        getattr(ax, f"{name}axis").set_major_formatter(fmt)
+        getattr(ax, f"{name}axis").set_minor_formatter(fmt)
+
+
 def _label(group: tuple[str, str, str]) -> str:
     return f"{group[1]} {group[2]} ({group[0]})"
 
@@ -46,7 +56,7 @@ def heatmap(rows: Sequence[Row]) -> bytes | None:
     if not groups:
         return None
     plt = _plt()
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.6 * len(groups), 4.0), squeeze=False)
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.2 * len(groups), 4.0), squeeze=False, layout="constrained")
     for ax, (g, rs) in zip(axes[0], groups.items(), strict=True):
         alphas = sorted({r.alpha for r in rs}, reverse=True)
         ress = sorted({r.resolution for r in rs}, reverse=True)
@@ -97,6 +107,7 @@ def pareto_plot(rows: Sequence[Row]) -> bytes | None:
             ax.annotate(f"{rs[i].alpha:g}-{rs[i].resolution}", pts[i], fontsize=7, xytext=(3, -9),
                         textcoords="offset points")  # fmt: skip
     ax.set_xscale("log")
+    _plain_log(ax, "x")
     ax.set_xlabel("median latency (ms, log scale)")
     ax.set_ylabel("published ImageNet top-1 (%)")
     ax.set_title("Accuracy vs latency; lines join the Pareto frontier")
@@ -122,6 +133,7 @@ def latency_vs_macs(rows: Sequence[Row]) -> bytes | None:
                     xytext=(4, 4), textcoords="offset points")  # fmt: skip
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _plain_log(ax, "x", "y")
     ax.set_xlabel("mult-adds (millions, log)")
     ax.set_ylabel("median latency (ms, log)")
     ax.set_title("Latency vs mult-adds (achieved throughput)")

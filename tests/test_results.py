@@ -1,0 +1,111 @@
+"""The SQLite results store: schema validation, corrupt files, two concurrent writer processes."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests._export_helpers import exported
+from toolkit.errors import ToolkitError
+from toolkit.profile.host import HostDevice
+from toolkit.profile.protocol import ProfileConfig
+from toolkit.results import ResultsDB, load_records, write_json_export
+
+
+@pytest.fixture(scope="module")
+def record() -> dict:
+    """One real host measurement of a tiny ONNX MobileNet (α 0.25, ρ 32)."""
+    art = exported("onnx", 0.25, 32).path
+    return HostDevice().run(art, ProfileConfig(warmup=2, iterations=20))
+
+
+def _variant(rec: dict, i: int) -> dict:
+    r = copy.deepcopy(rec)
+    r["artifact"]["sha256"] = f"{i:064x}"
+    return r
+
+
+def test_insert_roundtrip_and_fingerprint(tmp_path, record):
+    with ResultsDB(tmp_path / "r.db") as db:
+        db.insert(record)
+        assert db.count() == 1 and db.records() == [record]
+        row = db._con.execute(
+            "SELECT cpu, cores, os, runtime, runtime_version, toolkit_version, threads FROM results"
+        ).fetchone()
+    assert row[1] >= 1 and row[2] and row[3] == "onnxruntime" and row[4] and row[5] and row[6] == 0
+    mode = ResultsDB(tmp_path / "r.db")._con.execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_invalid_record_is_rejected_and_not_stored(tmp_path, record):
+    bad = copy.deepcopy(record)
+    bad["stats"]["median_ms"] = "fast"
+    worse = copy.deepcopy(record)
+    del worse["latency_ms"]
+    with ResultsDB(tmp_path / "r.db") as db:
+        for r in (bad, worse):
+            with pytest.raises(ToolkitError, match="schema"):
+                db.insert(r)
+        assert db.count() == 0
+
+
+def test_garbage_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "r.db"
+    path.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(ToolkitError, match="damaged or not a results database") as e:
+        ResultsDB(path)
+    assert "\n" not in str(e.value)
+    assert path.read_bytes().startswith(b"this is not")  # left untouched
+
+
+def test_damaged_pages_are_reported_not_skipped(tmp_path, record):
+    path = tmp_path / "r.db"
+    with ResultsDB(path) as db:
+        for i in range(60):
+            db.insert(_variant(record, i))
+        db._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(path.read_bytes())
+    assert len(data) > 8192
+    data[4096:8192] = b"\xff" * 4096  # smash the second page (table b-tree)
+    path.write_bytes(bytes(data))
+    with pytest.raises(ToolkitError, match="damaged"):
+        with ResultsDB(path) as db:
+            db.records()
+
+
+def test_two_concurrent_writer_processes(tmp_path, record):
+    src = tmp_path / "rec.json"
+    src.write_text(json.dumps(record))
+    db_path = tmp_path / "shared.db"
+    code = (
+        "import json, sys, copy\n"
+        "from toolkit.results import ResultsDB\n"
+        "rec = json.load(open(sys.argv[1])); tag = int(sys.argv[3])\n"
+        "db = ResultsDB(sys.argv[2])\n"
+        "for i in range(40):\n"
+        "    r = copy.deepcopy(rec); r['artifact']['sha256'] = f'{tag:08x}{i:056x}'; db.insert(r)\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(src), str(db_path), str(t)]) for t in (1, 2)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    with ResultsDB(db_path) as db:
+        shas = [r["artifact"]["sha256"] for r in db.records()]
+    assert len(shas) == 80 == len(set(shas))
+
+
+def test_json_export_roundtrip(tmp_path, record):
+    path = write_json_export([record, _variant(record, 1)], tmp_path / "x.json")
+    assert load_records(path)[1]["artifact"]["sha256"] == f"{1:064x}"
+    single = tmp_path / "one.json"  # what a phone app writes: one bare record
+    single.write_text(json.dumps(record))
+    assert load_records(single) == [record]
+    db = tmp_path / "r.db"
+    with ResultsDB(db) as store:
+        store.insert(record)
+    assert load_records(db) == [record]
+    with pytest.raises(ToolkitError):
+        load_records(Path(tmp_path / "missing.db"))
