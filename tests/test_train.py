@@ -153,30 +153,36 @@ def test_finetune_from_keras_h5_with_frozen_backbone(scratch_run, digits_small, 
     assert res.best["top1"] >= 0.5, res.best
 
 
-def _mean_kl(teacher, student, x: torch.Tensor, t: float = 4.0) -> float:
-    with torch.no_grad():
-        p, q = torch.log_softmax(teacher(x) / t, 1), torch.log_softmax(student(x) / t, 1)
-    return float((p.exp() * (p - q)).sum(1).mean())
+def _shuffled_labels(src: Path, dst: Path) -> Path:
+    """A copy of ``src`` whose training images sit in random class folders (val keeps true labels)."""
+    rng = np.random.default_rng(0)
+    shutil.copytree(src / "val", dst / "val")
+    for d in range(10):
+        (dst / "train" / str(d)).mkdir(parents=True)
+    for p in sorted((src / "train").glob("*/*.png")):
+        shutil.copy(p, dst / "train" / str(rng.integers(10)) / p.name)
+    return dst
 
 
-def test_distillation_end_to_end(scratch_run, digits_small, tmp_path):
-    """Soft targets only (weight 1.0): the student must move toward the teacher on held-out digits."""
+@pytest.mark.parametrize("distill_weight", [1.0, 0.0])
+def test_distillation_learns_from_the_teacher_not_the_labels(distill_weight, scratch_run, digits_small, tmp_path):
+    """Training labels are noise here; only the soft targets carry the digits.
+
+    The student reuses the teacher's (frozen) backbone with a fresh head, so 10 steps suffice: with
+    pure distillation it learns the digits, with hard labels only it stays near chance.
+    """
     teacher_ckpt = scratch_run[0].checkpoint
-    cfg = {**DIGITS, "lr": 2e-3}
-    res = train(TrainConfig(data=digits_small, output=tmp_path / "student.safetensors", epochs=2,
-                            teacher=str(teacher_ckpt), distill_weight=1.0, **cfg))  # fmt: skip
+    data = _shuffled_labels(digits_small, tmp_path / "noisy")
+    cfg = {**DIGITS, "weights": str(teacher_ckpt), "lr": 1e-2}
+    res = train(TrainConfig(data=data, output=tmp_path / "student.safetensors", epochs=2, reset_head=True,
+                            freeze_backbone_epochs=2, teacher=str(teacher_ckpt), distill_weight=distill_weight,
+                            **cfg))  # fmt: skip
     _, meta = load_checkpoint(res.checkpoint)
     assert meta.extra["training"]["teacher"] == str(teacher_ckpt)
-    teacher = mobilenet_v1(0.25, DIGITS_RES, weights=teacher_ckpt)
-    before = mobilenet_v1(0.25, DIGITS_RES, weights="random", num_classes=10, seed=0)
-    after = mobilenet_v1(0.25, DIGITS_RES, weights=res.checkpoint)
-    from toolkit.imagefolder import ImageDataset, scan_classes
-
-    _, samples, _ = scan_classes(digits_small / "val")
-    ds = ImageDataset(samples, DIGITS_RES, teacher.preprocessing)
-    x = torch.stack([ds[i][0] for i in range(len(ds))])
-    kl_before, kl_after = _mean_kl(teacher, before, x), _mean_kl(teacher, after, x)
-    assert kl_after < 0.7 * kl_before, (kl_before, kl_after)
+    if distill_weight == 1.0:
+        assert res.best["top1"] >= 0.5, res.history
+    else:
+        assert res.best["top1"] <= 0.35, res.history
 
 
 def test_distillation_loss_math():
@@ -228,6 +234,6 @@ def test_trained_checkpoint_exports_and_keeps_its_accuracy(scratch_run, digits_f
     name = sess.get_inputs()[0].name
     model = mobilenet_v1(0.25, DIGITS_RES, weights=result.checkpoint)
     run = lambda x: sess.run(None, {name: x})[0]  # noqa: E731
-    on_ort = evaluate(run, digits_folder / "val", num_classes=10, resolution=DIGITS_RES,
+    on_ort = evaluate(run, digits_folder / "val", num_classes=10, resolution=DIGITS_RES, batch_size=1,
                       preprocessing=model.preprocessing, class_names=model.class_names)  # fmt: skip
     assert on_ort.top1 == pytest.approx(result.best["top1"], abs=2 / on_ort.n)

@@ -84,7 +84,7 @@ def build_student(cfg: TrainConfig, classes: tuple[str, ...]) -> tuple[MobileNet
     else:
         meta = resolve(cfg.weights, cfg.alpha, cfg.resolution).meta
         model = mobilenet_v1(cfg.alpha, cfg.resolution, weights=cfg.weights, seed=cfg.seed)
-        same = meta is not None and tuple(meta.class_names) == tuple(classes)
+        same = meta is not None and tuple(meta.class_names) == tuple(classes) and not cfg.reset_head
         if not same:
             model.reset_classifier(len(classes), torch.Generator().manual_seed(cfg.seed))
         note = f"from {Path(cfg.weights).name}" + ("" if same else f", new {len(classes)}-class head")

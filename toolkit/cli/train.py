@@ -31,6 +31,7 @@ def train_command(
     val_split: float = typer.Option(0.2, "--val-split", help="Validation share when DIR has no val/ folder."),
     hflip: bool = typer.Option(True, "--hflip/--no-hflip", help="Random horizontal flips (off for digits/text)."),
     freeze_backbone_epochs: int = typer.Option(0, "--freeze-backbone-epochs", help="Train only the head first."),
+    reset_head: bool = typer.Option(False, "--reset-head/--keep-head", help="New classifier even if classes match."),
     teacher: str = typer.Option(None, "--teacher", help="Distill from a checkpoint or a variant name."),
     teacher_weights: str = typer.Option(None, "--teacher-weights", help="Weights for a --teacher variant name."),
     temperature: float = typer.Option(4.0, "--temperature", help="Distillation temperature T."),
@@ -48,8 +49,8 @@ def train_command(
 
     cfg = TrainConfig(data=data, alpha=alpha, resolution=resolution, weights=weights, output=output, epochs=epochs,
                       batch_size=batch_size, lr=lr, optimizer=optimizer, schedule=schedule,
-                      label_smoothing=label_smoothing,
-                      val_split=val_split, hflip=hflip, freeze_backbone_epochs=freeze_backbone_epochs, teacher=teacher,
+                      label_smoothing=label_smoothing, val_split=val_split, hflip=hflip,
+                      freeze_backbone_epochs=freeze_backbone_epochs, reset_head=reset_head, teacher=teacher,
                       teacher_weights=teacher_weights, distill_temperature=temperature, distill_weight=distill_weight,
                       max_time=max_time, resume=resume, seed=seed, workers=workers, threads=threads,
                       channels_last=channels_last, progress=progress)  # fmt: skip

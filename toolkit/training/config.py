@@ -55,6 +55,7 @@ class TrainConfig:
     hflip: bool = True
     val_split: float = 0.2
     freeze_backbone_epochs: int = 0
+    reset_head: bool = False  # a fresh classifier even when the checkpoint's classes match the data's
     teacher: str | None = None
     teacher_weights: str | None = None
     distill_temperature: float = 4.0
