@@ -26,7 +26,7 @@ from quantization.accuracy import AccuracyReport, compare_accuracy, load_labeled
 from quantization.calibration import CalibrationSet, CalibrationWarning, load_calibration
 from quantization.config import DEFAULT_SCHEME, SCHEMES, QuantConfig, supported_schemes
 from quantization.rewrites import fold_tf_padding
-from toolkit.errors import UsageError
+from toolkit.errors import ToolkitError, UsageError
 
 __all__ = [
     "DEFAULT_SCHEME",
@@ -149,7 +149,10 @@ def _build(model: torch.nn.Module, cfg: QuantConfig, cal: CalibrationSet | None,
     if cfg.target == "executorch":
         from quantization import xnnpack
 
-        tmp.write_bytes(xnnpack.lower_to_pte(xnnpack.quantize_pt2e(model, example, cal, cfg)))
+        data, left = xnnpack.lower(xnnpack.quantize_pt2e(model, example, cal, cfg))
+        if left:
+            raise ToolkitError(f"XNNPACK left ops outside the delegate: {left}")
+        tmp.write_bytes(data)
         return xnnpack.run_pte, []
     if cfg.target == "tflite":
         from quantization import tflite

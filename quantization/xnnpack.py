@@ -22,7 +22,7 @@ from quantization.calibration import CalibrationSet
 from quantization.config import QuantConfig
 from toolkit.errors import ToolkitError
 
-__all__ = ["delegation_summary", "lower_to_pte", "quantize_pt2e", "run_pte"]
+__all__ = ["lower", "lower_to_pte", "quantize_pt2e", "run_pte"]
 
 
 def _quantizer(cfg: QuantConfig) -> Any:
@@ -72,27 +72,26 @@ def quantize_pt2e(
         raise ToolkitError(f"ExecuTorch int8 quantization failed: {first}") from e
 
 
-def lower_to_pte(program: torch.export.ExportedProgram) -> bytes:
-    """The .pte bytes of ``program`` with every supported op delegated to XNNPACK."""
+def lower(program: torch.export.ExportedProgram) -> tuple[bytes, dict[str, int]]:
+    """(.pte bytes, ops left outside XNNPACK by name) with every supported op delegated to XNNPACK.
+
+    An empty dict means the whole graph (convs, pads, (de)quantize) runs inside the delegate.
+    """
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
 
     edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
-    return edge.to_executorch().buffer
-
-
-def delegation_summary(program: torch.export.ExportedProgram) -> dict[str, int]:
-    """Ops left outside XNNPACK after lowering (name → count) plus the number of delegate calls."""
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import to_edge_transform_and_lower
-
-    edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
-    counts: dict[str, int] = {}
+    left: dict[str, int] = {}
     for node in edge.exported_program().graph.nodes:
-        if node.op == "call_function":
-            name = getattr(node.target, "__name__", str(node.target))
-            counts[name] = counts.get(name, 0) + 1
-    return counts
+        name = getattr(node.target, "__name__", str(node.target)) if node.op == "call_function" else None
+        if name is not None and name not in ("executorch_call_delegate", "getitem"):
+            left[name] = left.get(name, 0) + 1
+    return edge.to_executorch().buffer, left
+
+
+def lower_to_pte(program: torch.export.ExportedProgram) -> bytes:
+    """The .pte bytes of ``program`` (see :func:`lower`)."""
+    return lower(program)[0]
 
 
 def run_pte(path: str | Path, images: np.ndarray) -> np.ndarray:
