@@ -73,9 +73,8 @@ def test_damaged_pages_are_reported_not_skipped(tmp_path, record):
     assert len(data) > 8192
     data[4096:8192] = b"\xff" * 4096  # smash the second page (table b-tree)
     path.write_bytes(bytes(data))
-    with pytest.raises(ToolkitError, match="damaged"):
-        with ResultsDB(path) as db:
-            db.records()
+    with pytest.raises(ToolkitError, match="damaged"), ResultsDB(path) as db:
+        db.records()
 
 
 def test_two_concurrent_writer_processes(tmp_path, record):
