@@ -11,7 +11,9 @@ litert-torch pulls jax and takes seconds to import, so it is imported inside :me
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +66,7 @@ class TFLiteExporter:
         nhwc = cfg.layout == "nhwc"
         module = (NHWCInput(model) if nhwc else model).eval()
         sample = example.permute(0, 2, 3, 1).contiguous() if nhwc else example
-        with torch.no_grad():
+        with torch.no_grad(), _quiet_litert():
             data = litert_torch.convert(module, (sample,)).model_content()
         if precision == "fp16":
             data = _fp16_weights(data)
@@ -91,6 +93,20 @@ class TFLiteExporter:
         from toolkit.runtimes.tflite import open_runner
 
         return open_runner(path, threads=threads)
+
+
+@contextlib.contextmanager
+def _quiet_litert() -> Iterator[None]:
+    """Hide litert-torch's per-stage progress log (the pipeline shows its own spinner)."""
+    key, old = "LITERT_TORCH_SHOW_PROGRESS", os.environ.get("LITERT_TORCH_SHOW_PROGRESS")
+    os.environ[key] = "n"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = old
 
 
 def _fp16_weights(data: bytes) -> bytes:
