@@ -100,7 +100,8 @@ def test_html_renders_in_headless_chromium(swept):
     profile = tempfile.mkdtemp()
     cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
            "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-           f"--screenshot={shot}", "--window-size=1280,2000", (swept["work"] / "reports" / "report.html").as_uri()]  # fmt: skip
+           f"--screenshot={shot}", "--window-size=1280,2000"]  # fmt: skip
+    cmd.append((swept["work"] / "reports" / "report.html").as_uri())
     subprocess.run(cmd, capture_output=True, timeout=120)
     shutil.rmtree(profile, ignore_errors=True)
     img = Image.open(shot).convert("L")

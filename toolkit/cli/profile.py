@@ -136,12 +136,14 @@ def compare(
     tolerance: float = typer.Option(0.0, "--tolerance", help="Extra slack on the CI, e.g. 0.05 = 5%."),
 ) -> None:
     """Exit 1 when a variant got slower beyond its 95% confidence interval (a CI regression gate)."""
+    from toolkit.errors import ToolkitError
     from toolkit.report import compare_records
     from toolkit.results import load_records
 
     rows = compare_records(load_records(baseline), load_records(candidate), tolerance)
-    if print_comparison(rows):
-        raise typer.Exit(1)
+    bad = print_comparison(rows)
+    if bad:
+        raise ToolkitError(f"{bad} variant(s) slower beyond their 95% CI (see the table above)")
 
 
 def run_with_progress(cfg, db: Path | None, report_dir: Path) -> None:
@@ -193,5 +195,6 @@ def print_comparison(rows) -> bool:
                       f"[{style[c.status]}]{c.status}[/]" if style[c.status] else c.status)  # fmt: skip
     console.print(table)
     bad = [c for c in rows if c.status == "regressed"]
-    console.print(f"[bold red]{len(bad)} regression(s)[/]" if bad else "[green]no regressions[/]")
-    return bool(bad)
+    if not bad:
+        console.print("[green]no regressions[/]")
+    return len(bad)
