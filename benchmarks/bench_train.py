@@ -1,7 +1,7 @@
 """Training throughput (images/s): the toolkit loop vs a plain eager PyTorch loop, ± channels_last / compile.
 
 Usage: ``python benchmarks/bench_train.py [--alphas 0.25 0.5 1.0] [--resolution 128] [--steps 6]
-[--batch-size 16] [--threads 2] [--compile/--no-compile]``. Writes ``benchmarks/out/bench_train.json``.
+[--batch-size 16] [--threads 2] [--compile]``. Writes ``benchmarks/out/bench_train.json``.
 
 All loops train on the same images: sklearn digits written as an ImageFolder and upscaled to ρ. The
 plain loops read them from memory (no decoding, no augmentation), so they bound what the model
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False)  # >12 min here
     ap.add_argument("--json", type=Path, default=Path(__file__).parent / "out" / "bench_train.json")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)

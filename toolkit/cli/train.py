@@ -41,7 +41,7 @@ def train_command(
     seed: int = typer.Option(0, "--seed"),
     workers: int = typer.Option(None, "--workers", help="DataLoader workers (default min(4, CPUs))."),
     threads: int = typer.Option(None, "--threads", help="torch threads (default: torch's)."),
-    channels_last: bool = typer.Option(False, "--channels-last/--no-channels-last"),
+    channels_last: bool = typer.Option(True, "--channels-last/--no-channels-last", help="NHWC memory format."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Train from scratch, fine-tune or distill MobileNet V1 (α, ρ) on a folder of images."""

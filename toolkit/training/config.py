@@ -64,7 +64,7 @@ class TrainConfig:
     seed: int = 0
     workers: int | None = None
     threads: int | None = None  # torch intra-op threads (process-wide); None keeps torch's default
-    channels_last: bool = False
+    channels_last: bool = True  # NHWC: 1.3-1.6× faster training on CPU (benchmarks/bench_train.py)
     resume: bool = False
     progress: bool = True
 
