@@ -186,3 +186,45 @@ def test_cli_select_and_bad_input(tmp_path, capsys) -> None:
     empty.write_text("[]")
     assert main(["select", "--budget-ms", "2", "--records", str(empty)]) == 1
     assert "toolkit sweep" in capsys.readouterr().err
+
+
+def test_results_db_adapter(tmp_path, capsys) -> None:
+    from toolkit.results import ResultsDB
+    from toolkit.select import records_from_db
+
+    db = tmp_path / "results.db"
+    with ResultsDB(db) as store:
+        for r in BASE:
+            store.insert(r)
+    assert sorted(r["artifact"]["variant"] for r in records_from_db(db)) == sorted(
+        r["artifact"]["variant"] for r in BASE
+    )
+    assert main(["select", "--budget-ms", "2.5", "--db", str(db)]) == 0
+    assert "ship mobilenet_v1-a0.75-r224" in capsys.readouterr().out
+    assert main(["select", "--budget-ms", "2.5", "--db", str(tmp_path / "none.db")]) == 1
+    assert "toolkit sweep" in capsys.readouterr().err and not (tmp_path / "none.db").exists()
+
+
+@pytest.mark.slow
+def test_measure_confirms_a_predicted_pick_on_this_host(tmp_path, monkeypatch, capsys) -> None:
+    """End to end: records for this host, a budget whose pick is predicted, --measure times it with ORT."""
+    from toolkit.latency_model import host_device
+
+    monkeypatch.setenv("TOOLKIT_CACHE", str(tmp_path / "cache"))
+    host = host_device()["name"]
+    measured = [v for v in published_variants() if v.alpha in (0.25, 1.0)]
+    recs = [rec(v.name, 0.1 + v.alpha**2 * v.resolution**2 / 2e4, device=host) for v in measured]
+    want = next(c for c in select(recs, 1e9).candidates if c.name == "mobilenet_v1-a0.75-r160")
+    budget = round(want.bound_ms * 1.001, 6)
+    assert want.predicted and select(recs, budget).pick == want
+    path = tmp_path / "records.json"
+    path.write_text(json.dumps(recs))
+    db = tmp_path / "results.db"
+    args = ["select", "--budget-ms", str(budget), "--records", str(path), "--db", str(db), "--measure"]
+    main(args)  # exit 1 when the fresh measurement of the pick does not fit: both are fine here
+    out = capsys.readouterr().out
+    assert "measured mobilenet_v1-a0.75-r160: median" in out and "predicted" in out
+    from toolkit.results import ResultsDB
+
+    with ResultsDB(db) as store:
+        assert [r["artifact"]["variant"] for r in store.records()] == ["mobilenet_v1-a0.75-r160"]

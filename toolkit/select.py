@@ -343,9 +343,10 @@ def confirm_pick(sel: Selection, records: Sequence[Mapping[str, Any]], db: str |
     from toolkit.latency_model import host_artifact, host_device, measure_on_host
 
     if pick.device != host_device()["name"] or pick.runtime not in TARGET_OF_RUNTIME:
+        target = TARGET_OF_RUNTIME.get(pick.runtime, pick.runtime)
         raise ToolkitError(f"--measure runs on this host only; measure {pick.name} on {pick.device} with "
-                           f"`toolkit sweep --device {pick.device} --alphas {pick.variant.alpha:g} "
-                           f"--resolutions {pick.variant.resolution}`")  # fmt: skip
+                           f"`toolkit sweep --device android|ios --alphas {pick.variant.alpha:g} "
+                           f"--resolutions {pick.variant.resolution} --targets {target}`")  # fmt: skip
     same = [r for r in records if config_key(r) == (pick.device, pick.runtime, pick.precision)]
     threads = int(same[0]["config"]["threads"]) if same else 2
     target = TARGET_OF_RUNTIME[pick.runtime]

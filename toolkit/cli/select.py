@@ -68,9 +68,9 @@ def select(
     console.print(_table(sel))
     if sel.pick is None:
         raise ToolkitError(sel.message)  # no answer: exit 1 so scripts can tell
-    console.print(sel.message, highlight=False)
+    console.print(sel.message, highlight=False, soft_wrap=True)
     if measure and sel.pick is not None:
-        console.print(confirm_pick(sel, recs, db).message, highlight=False)
+        console.print(confirm_pick(sel, recs, db).message, highlight=False, soft_wrap=True)
 
 
 @app.command("predict-latency")
@@ -91,4 +91,4 @@ def predict_latency(
     p = predict(v.alpha, v.resolution, device, runtime, precision, records=_records(db, records))
     note = " (outside the measured range: interval widened)" if p.extrapolated else ""
     console.print(f"{v.name} on {device} ({p.key[1]} {p.key[2]}): predicted median {p.median_ms:.3g} ms, 95% interval "
-                  f"[{p.low_ms:.3g}, {p.high_ms:.3g}] ms{note}", highlight=False)  # fmt: skip
+                  f"[{p.low_ms:.3g}, {p.high_ms:.3g}] ms{note}", highlight=False, soft_wrap=True)  # fmt: skip
