@@ -43,7 +43,7 @@ def _reference_executorch(alpha: float, resolution: int, out_dir: Path) -> tuple
 
 def _export_all(alpha: float, resolution: int, out_dir: Path) -> list[dict]:
     from toolkit import mobilenet_v1
-    from toolkit.errors import MissingDependencyError
+    from toolkit.errors import MissingDependencyError, ToolkitError
     from toolkit.export import ExportConfig, export
 
     model = mobilenet_v1(alpha, resolution, weights="random")
@@ -56,10 +56,30 @@ def _export_all(alpha: float, resolution: int, out_dir: Path) -> list[dict]:
         except MissingDependencyError as e:
             rows.append({"target": target, "skipped": str(e)})
             continue
+        except (ToolkitError, ImportError) as e:  # a broken backend must not sink the others' numbers
+            rows.append({"target": target, "skipped": f"failed: {type(e).__name__}: {e}"})
+            continue
         rows.append({"target": target, "path": str(res.path), "layout": res.manifest["input"]["layout"],
                      "export_s": time.perf_counter() - start, "convert_s": res.manifest["export_seconds"],
                      "size_bytes": res.manifest["artifact"]["size_bytes"]})  # fmt: skip
     return rows
+
+
+def _time_target_all(spec: str, out_dir: Path) -> dict:
+    """Wall time of ``toolkit export --target all`` for one variant (library call, fresh dir, parity on)."""
+    from toolkit import mobilenet_v1
+    from toolkit.export import ExportConfig, export_targets
+
+    alpha, resolution = float(spec.split("-")[0]), int(spec.split("-")[1])
+    model = mobilenet_v1(alpha, resolution, weights="random")
+    start = time.perf_counter()
+    try:
+        results, skipped = export_targets(model, ["all"], ExportConfig(target="onnx", output_dir=out_dir),
+                                          progress=False)  # fmt: skip
+    except Exception as e:  # report, don't hide: one failing backend fails `--target all`
+        return {"variant": spec, "failed": f"{type(e).__name__}: {e}", "seconds": time.perf_counter() - start}
+    return {"variant": spec, "seconds": time.perf_counter() - start,
+            "exported": [r.manifest["target"] for r in results], "skipped": skipped}  # fmt: skip
 
 
 def _time_one(artifact: str, layout: str, resolution: int, threads: int, runs: int) -> None:
@@ -137,15 +157,18 @@ def _table(results: dict[str, list[dict]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", default="1.0-224,0.25-128")
+    parser.add_argument("--variants", default="1.0-224,0.25-128", help="comma-separated α-ρ ('' = none)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path, default=Path("bench_export.json"))
+    parser.add_argument("--all-variant", default="", help="also time --target all for this variant, e.g. 0.25-128")
     args = parser.parse_args()
-    results: dict[str, list[dict]] = {}
+    meta = {"host": platform.node(), "machine": platform.machine(), "python": platform.python_version(),
+            "threads": args.threads, "runs": args.runs, "rounds": args.rounds, "batch": 1}  # fmt: skip
+    payload: dict = {"meta": meta, "results": {}, "target_all": None, "table_markdown": ""}
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
-        for spec in args.variants.split(","):
+        for spec in filter(None, args.variants.split(",")):
             alpha, resolution = float(spec.split("-")[0]), int(spec.split("-")[1])
             out_dir = Path(tmp) / spec
             rows = _export_all(alpha, resolution, out_dir)
@@ -153,12 +176,15 @@ def main() -> None:
             rows.append({"target": "executorch-reference", "path": str(ref_path), "layout": "nchw",
                          "export_s": ref_s, "size_bytes": ref_path.stat().st_size})  # fmt: skip
             _measure(rows, resolution, args.threads, args.runs, args.rounds)
-            results[spec] = rows
-        table = _table(results)
-    print(table)
-    meta = {"host": platform.node(), "machine": platform.machine(), "python": platform.python_version(),
-            "threads": args.threads, "runs": args.runs, "rounds": args.rounds, "batch": 1}  # fmt: skip
-    args.json.write_text(json.dumps({"meta": meta, "results": results, "table_markdown": table}, indent=1))
+            payload["results"][spec] = rows
+            payload["table_markdown"] = _table(payload["results"])
+            args.json.write_text(json.dumps(payload, indent=1))  # after each variant: a kill keeps the rest
+        if args.all_variant:
+            payload["target_all"] = _time_target_all(args.all_variant, Path(tmp) / "all")
+            args.json.write_text(json.dumps(payload, indent=1))
+    print(payload["table_markdown"])
+    if payload["target_all"]:
+        print(f"\n--target all: {json.dumps(payload['target_all'])}")
     print(f"\nwrote {args.json}")
 
 

@@ -64,6 +64,8 @@ def test_cache_hit_reuses_bytes_and_force_rebuilds(tmp_path):
                     progress=False)  # fmt: skip
     assert not forced.cache_hit and path.stat().st_mtime_ns != before
     assert forced.manifest["parity"] is None and "--no-verify" in forced.manifest["warnings"][0]
+    checked = export(model(0.25, 64), ExportConfig(target="onnx", output_dir=tmp_path), progress=False)
+    assert not checked.cache_hit and checked.manifest["parity"]["passed"]  # unverified bytes are not reused
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [path.name, path.name + ".manifest.json", path.name + ".labels.txt"]
     )
@@ -205,3 +207,21 @@ def test_cli_export_verify_predict(tmp_path, capsys):
     labels = (tmp_path / (path.name + ".labels.txt")).read_text().splitlines()
     assert lines[0].endswith(labels[int(np.argmax(ref))])  # the artifact's top-1 is PyTorch's top-1
     assert main(["predict", str(path), str(tmp_path / "missing.jpg")]) == 2
+
+
+@pytest.mark.slow
+def test_cli_target_all_exports_every_installed_target(tmp_path, capsys):
+    from toolkit.cli import main
+    from toolkit.export.base import TARGETS
+    from toolkit.export.manifest import validate_manifest
+    from toolkit.runtimes import read_manifest
+
+    code = main(["export", "-t", "all", "-a", "0.25", "-r", "64", "-w", "random", "-o", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    artifacts = [p for p in tmp_path.iterdir() if not p.name.endswith((".json", ".txt"))]
+    exported = {read_manifest(p)["target"] for p in artifacts}
+    skipped = {t for t in TARGETS if f"skipped {t}" in out}
+    assert exported | skipped == set(TARGETS) and not exported & skipped
+    for p in artifacts:
+        validate_manifest(read_manifest(p))

@@ -55,6 +55,8 @@ class OnnxExporter:
     ) -> dict[str, Any]:
         import onnx
 
+        from toolkit.export.manifest import package_version
+
         opset = self._opset(cfg)
         dynamic = {"x": {0: torch.export.Dim("batch", min=1, max=1024)}} if cfg.dynamic_batch else None
         try:
@@ -75,6 +77,7 @@ class OnnxExporter:
         opset_found = max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
         return {"opset": opset_found, "ops_by_type": dict(sorted(ops.items())), "total_ops": sum(ops.values()),
                 "dynamic_batch": cfg.dynamic_batch, "input_name": "x", "output_name": "logits",
+                "runtime_version": package_version("onnxruntime"),
                 "input_shape": ["N" if cfg.dynamic_batch else 1, 3, model.resolution, model.resolution]}  # fmt: skip
 
     def open(self, path: Path, threads: int = 0) -> Runner:

@@ -128,7 +128,7 @@ def export(
     model = model.eval()
     key = cache_key(model, exporter, cfg, precision)
     if not cfg.force:
-        hit = _cached(final, key)
+        hit = _cached(final, key, need_parity=cfg.verify)
         if hit is not None:
             return ExportResult(final, hit, True, time.perf_counter() - start)
     tmp = out_dir / f".{final.stem}.tmp-{os.getpid()}{exporter.extension}"
@@ -153,15 +153,20 @@ def export(
     return ExportResult(final, manifest, False, time.perf_counter() - start)
 
 
-def _cached(final: Path, key: str) -> dict[str, Any] | None:
-    """The manifest of an up-to-date artifact at ``final`` (same key, same bytes), else None."""
+def _cached(final: Path, key: str, need_parity: bool = False) -> dict[str, Any] | None:
+    """The manifest of an up-to-date artifact at ``final`` (same key, same bytes), else None.
+
+    An artifact exported with ``--no-verify`` is not reused by a verifying export (it is redone and checked).
+    """
     if not final.exists() or not manifest_path(final).is_file():
         return None
     try:
         manifest = read_manifest(final)
     except UsageError:
         return None
-    if manifest.get("cache_key") != key or manifest.get("artifact", {}).get("sha256") != tree_sha256(final):
+    if manifest.get("cache_key") != key or (need_parity and manifest.get("parity") is None):
+        return None
+    if manifest.get("artifact", {}).get("sha256") != tree_sha256(final):
         return None
     return manifest
 

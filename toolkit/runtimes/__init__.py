@@ -52,7 +52,13 @@ def open_runner(artifact: str | Path, threads: int = 0) -> Runner:
         raise UsageError(f"{path.name}: unknown artifact type; expected one of {', '.join(RUNNER_MODULES)}")
     if not path.exists():
         raise UsageError(f"artifact not found: {path}")
-    return importlib.import_module(module).open_runner(path, threads=threads)
+    try:
+        runner_module = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name != module:
+            raise
+        raise RuntimeUnavailableError(f"no host runner for {path.suffix} artifacts in this install") from None
+    return runner_module.open_runner(path, threads=threads)
 
 
 def manifest_path(artifact: str | Path) -> Path:
