@@ -174,3 +174,24 @@ def test_real_small_sweep_predicts_a_held_out_variant() -> None:
     assert p.low_ms < p.median_ms < p.high_ms and not p.extrapolated
     # bigger variants cost more (no negative prices)
     assert model.point(Variant(0.75, 192)) > model.point(Variant(0.25, 64))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_ONNXRUNTIME, reason="onnxruntime not installed")
+def test_loo_mape_on_the_published_host_sweep_meets_the_bar() -> None:
+    """Issue 10's bar: leave-one-variant-out MAPE ≤ 10% on the 16 published variants (ORT fp32, 2 threads).
+
+    The bar is about the model, so it needs a host whose latency is stable: on a machine whose load is
+    far above its core count, medians of small variants turn bimodal (preemption) and measure the
+    scheduler instead; the test then skips and says so.
+    """
+    import os
+
+    from toolkit.latency_model import measure_on_host
+
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if load > 1.5 * cores:
+        pytest.skip(f"host overloaded (load {load:.1f} on {cores} cores): latency medians are not stable")
+    recs = measure_on_host(published_variants(), "onnx", "fp32", threads=2, iterations=60, rounds=6)
+    ape = [abs(p - y) / y for _v, y, p in loo(recs)]
+    assert float(np.mean(ape)) <= 0.10, [(v.name, round(y, 3), round(p, 3)) for v, y, p in loo(recs)]
