@@ -24,7 +24,10 @@ def _check_graph(path):
     return proto
 
 
-@pytest.mark.parametrize(("alpha", "resolution"), [(0.25, 64), (1.0, 224)])
+@pytest.mark.parametrize(
+    ("alpha", "resolution"),
+    [(0.25, 64), pytest.param(1.0, 224, marks=pytest.mark.slow)],  # full size: -m slow
+)
 def test_export_runs_on_onnxruntime_with_parity(alpha, resolution):
     from tests._export_helpers import exported, model
     from toolkit.data import sample_images
