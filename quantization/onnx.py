@@ -58,9 +58,11 @@ def quantize_onnx(
     try:
         with tempfile.TemporaryDirectory() as tmp:
             pre = Path(tmp) / "pre.onnx"
-            # Loaded whole (external data included): the dynamo exporter writes weights beside the .onnx,
-            # which quant_pre_process cannot follow from its temp copy.
-            quant_pre_process(onnx.load(str(fp32_path)), str(pre), skip_symbolic_shape=True)
+            # Re-saved as one self-contained file: an exporter may keep weights beside the .onnx (external
+            # data), which quant_pre_process cannot follow from its temp copies.
+            whole = Path(tmp) / "fp32.onnx"
+            onnx.save_model(onnx.load(str(fp32_path)), str(whole), save_as_external_data=False)
+            quant_pre_process(str(whole), str(pre), skip_symbolic_shape=True)
             if cfg.scheme == "int8-dynamic":
                 quantize_dynamic(str(pre), str(out_path), weight_type=QuantType.QInt8, per_channel=cfg.per_channel)
             else:
