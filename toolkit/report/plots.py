@@ -37,12 +37,12 @@ def _png(fig) -> bytes:
 
 def _plain_log(ax, *axes: str) -> None:
     """Log axes with plain numbers (0.5, 2, 10) instead of 5×10⁻¹."""
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    fmt = FuncFormatter(lambda v, _: f"{v:g}")
     for name in axes:
-        getattr(ax, f"{name}axis").set_major_formatter(fmt)
-        getattr(ax, f"{name}axis").set_minor_formatter(fmt)
+        axis = getattr(ax, f"{name}axis")
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(NullFormatter())
 
 
 def _label(group: tuple[str, str, str]) -> str:
@@ -56,8 +56,12 @@ def heatmap(rows: Sequence[Row]) -> bytes | None:
     if not groups:
         return None
     plt = _plt()
-    fig, axes = plt.subplots(1, len(groups), figsize=(5.2 * len(groups), 4.0), squeeze=False, layout="constrained")
-    for ax, (g, rs) in zip(axes[0], groups.items(), strict=True):
+    cols = min(2, len(groups))  # two panels per row stay readable at page width
+    nrows = -(-len(groups) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(5.6 * cols, 4.2 * nrows), squeeze=False, layout="constrained")
+    for ax in axes.flat[len(groups) :]:
+        ax.set_visible(False)
+    for ax, (g, rs) in zip(axes.flat, groups.items(), strict=False):
         alphas = sorted({r.alpha for r in rs}, reverse=True)
         ress = sorted({r.resolution for r in rs}, reverse=True)
         grid = [[float("nan")] * len(ress) for _ in alphas]
