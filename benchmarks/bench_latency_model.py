@@ -41,6 +41,30 @@ def _measure(targets: list[str], iterations: int, rounds: int, threads: int, reu
     return records
 
 
+def _loglog_mape(records: list[dict], stat: str) -> dict[tuple, float]:
+    """LOO MAPE of the single power law log t = a + b·log MACs, the baseline docs/selecting.md compares."""
+    import numpy as np
+
+    from toolkit.latency_model import variant_features
+    from toolkit.select import config_key, latest_records
+    from toolkit.variants import parse_name
+
+    groups: dict[tuple, list[dict]] = {}
+    for r in latest_records(records):
+        groups.setdefault(config_key(r), []).append(r)
+    out = {}
+    for key, recs in sorted(groups.items()):
+        x = np.log([variant_features(parse_name(r["artifact"]["variant"]))["macs"] for r in recs])
+        y = np.log([r["stats"][stat] for r in recs])
+        ape = []
+        for i in range(len(recs)):
+            keep = [j for j in range(len(recs)) if j != i]
+            b, a = np.polyfit(x[keep], y[keep], 1)
+            ape.append(abs(np.exp(a + b * x[i] - y[i]) - 1))
+        out[key] = 100 * float(np.mean(ape))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--targets", nargs="+", default=["onnx"])
@@ -65,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
 
     for stat in ("median_ms", "trimmed_mean_ms"):
         print(f"\nleave-one-variant-out, {stat}:\n{loo_report(records, stat)}")
+        for key, mape in _loglog_mape(records, stat).items():
+            print(f"  log-log power law {' '.join(key)}: LOO MAPE {mape:.1f}%")
     return 0
 
 

@@ -140,14 +140,19 @@ def _onnx_mobilenet(v: Variant) -> bytes:
     return model.SerializeToString()
 
 
-def _measure_ort(variants: list[Variant], rounds: int = 5, per_round: int = 8) -> list[dict]:
-    """Median of interleaved timed runs per variant (interleaving spreads a shared machine's load alike)."""
+def _measure_ort(variants: list[Variant], rounds: int = 5, per_round: int = 6) -> list[dict]:
+    """Interleaved timed runs per variant, summarised as the profiler does (toolkit.profile.stats).
+
+    One thread and interleaving: on a shared CI machine a 2-thread run waits for its preempted twin, and
+    interleaving spreads the remaining load over all variants alike.
+    """
     import onnxruntime as ort
 
     from toolkit.data import sample_images
+    from toolkit.profile.stats import summarize
 
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 2
+    opts.intra_op_num_threads = 1
     sessions = [(v, ort.InferenceSession(_onnx_mobilenet(v), opts, providers=["CPUExecutionProvider"]),
                  sample_images(v.resolution)[:1]) for v in variants]  # fmt: skip
     samples: dict[str, list[float]] = {v.name: [] for v in variants}
@@ -160,7 +165,12 @@ def _measure_ort(variants: list[Variant], rounds: int = 5, per_round: int = 8) -
                 t0 = time.perf_counter()
                 s.run(None, {"x": x})
                 samples[v.name].append((time.perf_counter() - t0) * 1e3)
-    return [rec(v.name, float(np.median(samples[v.name]))) for v in variants]
+    out = []
+    for v in variants:
+        r = rec(v.name, 1.0)
+        r["latency_ms"], r["stats"] = samples[v.name], summarize(samples[v.name], resamples=200).to_dict()
+        out.append(r)
+    return out
 
 
 @pytest.mark.skipif(not HAS_ONNXRUNTIME, reason="onnxruntime not installed")
@@ -168,10 +178,11 @@ def test_real_small_sweep_predicts_a_held_out_variant() -> None:
     train = [Variant(a, r) for a, r in itertools.product((0.25, 0.5, 0.75), (64, 128, 192))]
     held = Variant(0.5, 96)  # interpolation: inside the measured mult-add range
     recs = _measure_ort([*train, held])
-    model = fit(recs[:-1])
-    p, measured = model.predict(held), recs[-1]["stats"]["median_ms"]
+    # the trimmed mean: robust to the preempted runs a loaded CI machine adds (docs/selecting.md)
+    model = fit(recs[:-1], stat="trimmed_mean_ms")
+    p, measured = model.predict(held), recs[-1]["stats"]["trimmed_mean_ms"]
     assert abs(p.median_ms - measured) / measured < 0.5, (p, measured)
-    assert p.low_ms < p.median_ms < p.high_ms and not p.extrapolated
+    assert p.low_ms <= measured <= p.high_ms and not p.extrapolated
     # bigger variants cost more (no negative prices)
     assert model.point(Variant(0.75, 192)) > model.point(Variant(0.25, 64))
 
