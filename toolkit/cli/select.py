@@ -12,7 +12,7 @@ from toolkit.cli._app import app, console
 __all__ = ["predict_latency", "select"]
 
 _DB = typer.Option(None, "--db", help="Results database (default: the one `toolkit sweep` writes).")
-_RECORDS = typer.Option(None, "--records", help="Result-record JSON files (a list each) instead of the database.")
+_RECORDS = typer.Option(None, "--records", help="Result-record JSON file instead of the database (repeatable).")
 _DEVICE = typer.Option(None, "--device", help="Device name as measured (default: every device).")
 _RUNTIME = typer.Option(None, "--runtime", help="Runtime: onnxruntime, executorch, tflite, coreml, ...")
 _PRECISION = typer.Option(None, "--precision", help="Precision: fp32, fp16, int8.")
