@@ -56,6 +56,29 @@ def overhead(path: Path, rounds: int, n: int = 100) -> dict:
     return {"bare_ms": b, "harness_ms": h, "overhead": h / b - 1.0, "rounds": rounds, "runs": n}
 
 
+def per_call_ns(n: int = 200_000) -> float:
+    """Absolute harness cost per inference: the timed loop around a no-op minus a bare loop around it.
+
+    Independent of the model and far less sensitive to noisy neighbours than the side-by-side ratio.
+    """
+    from toolkit.profile.protocol import ProfileConfig
+    from toolkit.profile.runner import _timed_loop
+
+    def noop(x: object) -> None:
+        return None
+
+    cfg, best = ProfileConfig(warmup=0, iterations=n), []
+    for _ in range(5):
+        t0 = time.perf_counter_ns()
+        for _ in range(n):
+            noop(None)
+        bare = time.perf_counter_ns() - t0
+        t0 = time.perf_counter_ns()
+        _timed_loop(noop, None, cfg)
+        best.append((time.perf_counter_ns() - t0 - bare) / n)
+    return min(best)
+
+
 def precision(path: Path, repeats: int) -> dict:
     from toolkit.profile.host import HostDevice
     from toolkit.profile.protocol import ProfileConfig
@@ -77,6 +100,8 @@ def main() -> None:
     args = ap.parse_args()
     alpha, res = float(args.variant.split("-")[0]), int(args.variant.split("-")[1])
     results = {}
+    ns = per_call_ns()
+    print(f"harness cost per inference: {ns:.0f} ns (= {ns / 2.88e6:.4%} of 1.0-224 ET fp32's 2.88 ms idle median)")
     for target in args.targets.split(","):
         path = _artifact(target, alpha, res)
         results[target] = {"overhead": overhead(path, args.rounds), "precision": precision(path, args.repeats)}
@@ -88,8 +113,8 @@ def main() -> None:
         print(f"{t:12s} {o['bare_ms']:9.3f} {o['harness_ms']:11.3f} {o['overhead']:+8.2%} "
               f"{p['halfwidth_rel_median']:26.2%}")  # fmt: skip
     OUT.mkdir(exist_ok=True)
-    data = {"variant": args.variant, "loadavg": os.getloadavg(), "cores": os.cpu_count(), "results": results,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
+    data = {"variant": args.variant, "harness_ns_per_inference": ns, "loadavg": os.getloadavg(),
+            "cores": os.cpu_count(), "results": results, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
     (OUT / "bench_harness.json").write_text(json.dumps(data, indent=1))
 
 
