@@ -114,7 +114,8 @@ def main() -> None:
               f"{p['halfwidth_rel_median']:26.2%}")  # fmt: skip
     OUT.mkdir(exist_ok=True)
     data = {"variant": args.variant, "harness_ns_per_inference": ns, "loadavg": os.getloadavg(),
-            "cores": os.cpu_count(), "results": results, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
+            "cores": os.cpu_count(), "results": results,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
     (OUT / "bench_harness.json").write_text(json.dumps(data, indent=1))
 
 
