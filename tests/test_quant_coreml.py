@@ -30,7 +30,12 @@ def fp32_mlmodel(tmp_path_factory):
     return mlmodel, _weight_bin_bytes(path)
 
 
-@pytest.mark.parametrize(("scheme", "bits"), [("int8-weights", 8), ("palettize-6", 6), ("palettize-4", 4)])
+_SLOW = pytest.mark.slow
+
+
+@pytest.mark.parametrize(
+    ("scheme", "bits"), [("int8-weights", 8), pytest.param("palettize-6", 6, marks=_SLOW), ("palettize-4", 4)]
+)
 def test_compressed_weights_take_their_bit_width(fp32_mlmodel, tmp_path, scheme, bits):
     from quantization.coreml import compress_mlmodel
 
