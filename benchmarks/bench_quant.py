@@ -117,29 +117,30 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.build_dir.mkdir(parents=True, exist_ok=True)
     built: dict[tuple[str, str, str], str] = {}
-    for v in args.variants:
-        alpha, res = float(v.split("-")[0]), int(v.split("-")[1])
-        for rt in args.runtimes:
+    medians: dict[str, float] = {}
+    samples: dict[str, list[float]] = {}
+    for rt in args.runtimes:  # build then time one runtime at a time, so partial results survive a long run
+        for v in args.variants:
+            alpha, res = float(v.split("-")[0]), int(v.split("-")[1])
             for kind in ("fp32", "int8-pad", "int8-fold"):
                 t0 = time.perf_counter()
                 path = _build(rt, alpha, res, kind, args.build_dir)
                 built[(v, rt, kind)] = str(path)
                 print(f"built {path.name} ({path.stat().st_size / 1e6:.2f} MB) in {time.perf_counter() - t0:.0f} s",
                       file=sys.stderr, flush=True)  # fmt: skip
-    medians: dict[str, float] = {}
-    samples: dict[str, list[float]] = {}
-    for rt in args.runtimes:
         paths = [p for (v, r, k), p in built.items() if r == rt]
         cmd = [sys.executable, __file__, "--warmup", str(args.warmup), "--runs", str(args.runs),
                "--rounds", str(args.rounds), "--threads", str(args.threads), "--_time", rt, *paths]  # fmt: skip
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
         for p, s in json.loads(out).items():
             samples[p], medians[p] = s, float(np.median(s))
+        print(_table(args.variants, [rt], built, medians), flush=True)
+        if args.out:
+            sizes = {p: Path(p).stat().st_size for p in built.values()}
+            args.out.write_text(json.dumps({"medians_ms": medians, "sizes": sizes, "samples_ms": samples}, indent=1))
         time.sleep(1.0)
-    print(_table(args.variants, args.runtimes, built, medians))
-    if args.out:
-        sizes = {p: Path(p).stat().st_size for p in built.values()}
-        args.out.write_text(json.dumps({"medians_ms": medians, "sizes": sizes, "samples_ms": samples}, indent=1))
+    done = [rt for rt in args.runtimes if all((v, rt, "fp32") in built for v in args.variants)]
+    print(_table(args.variants, done, built, medians))
     return 0
 
 
