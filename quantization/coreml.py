@@ -67,12 +67,12 @@ def compress_mlmodel(
         raise UsageError("Core ML compression needs an ML Program (convert with convert_to='mlprogram')")
     before = _weight_table(mlmodel)
     config = cto.OptimizationConfig(global_config=_op_config(cfg))
+    if cfg.scheme == "w8a8" and not IS_MACOS:
+        raise UsageError("Core ML w8a8 calibrates activations by running the model: macOS only")
+    if cfg.scheme == "w8a8" and calibration is None:
+        raise UsageError("Core ML w8a8 needs a calibration set (--calibration DIR or the bundled photos)")
     try:
         if cfg.scheme == "w8a8":
-            if not IS_MACOS:
-                raise UsageError("Core ML w8a8 calibrates activations by running the model: macOS only")
-            if calibration is None:
-                raise ValueError("w8a8 needs a calibration set")
             name = mlmodel.get_spec().description.input[0].name
             samples = [{name: x} for x in calibration.batches()]
             mlmodel = cto.experimental.linear_quantize_activations(mlmodel, config, samples)

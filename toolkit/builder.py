@@ -29,7 +29,14 @@ def calibrate_batchnorm(model: MobileNetV1, images: torch.Tensor) -> None:
             m.reset_running_stats()
             m.momentum = None  # cumulative average over the pass
     model.train()
-    model(images)
+    # One thread: float reductions then run in one fixed order, so the statistics (and the hash the export
+    # cache and `toolkit verify` key on) are bit-identical in every process, whatever its thread count.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model(images)
+    finally:
+        torch.set_num_threads(threads)
     for m, momentum in saved.items():
         m.momentum = momentum
     model.train(was_training)
