@@ -45,6 +45,7 @@ def _check_int8(art: quantization.QuantizedArtifact, model: torch.nn.Module) -> 
     assert len(m["calibration"]["sha256"]) == 64
 
 
+@pytest.mark.slow
 @pytest.mark.xfail(
     reason="measured 2026-11-28 on this digits model (fp32 top-1 only 77.4%): XNNPACK static int8 agreement 90.2%, "
     "top-1 75.4% (-2.0 pts); the bars need a better-trained model or per-layer fixes, see the issue-6 report",
