@@ -25,12 +25,12 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from toolkit.errors import ToolkitError
-from toolkit.profile.protocol import DeviceError, ProfileConfig
+from toolkit.profile.protocol import DeviceError, DeviceGoneError, PhoneSweepOutcome, ProfileConfig, run_phone_sweep
 
 __all__ = [
     "ACTIVITY",
@@ -59,17 +59,11 @@ class AndroidDeviceError(DeviceError, ToolkitError):
     """One line for the CLI (exit 1): what is wrong with the phone and what to do."""
 
 
-class PhoneGoneError(AndroidDeviceError):
+class PhoneGoneError(AndroidDeviceError, DeviceGoneError):
     """The phone was unplugged mid-run; a sweep stops here and keeps what finished."""
 
 
-@dataclass
-class SweepOutcome:
-    """Finished results, and one line per run that failed (a sweep stops when the phone goes away)."""
-
-    results: list[dict[str, Any]] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-    stopped_early: bool = False
+SweepOutcome = PhoneSweepOutcome  # what sweep() returns
 
 
 def _adb_binary(adb: str | None) -> str:
@@ -343,21 +337,8 @@ class AndroidDevice:
         on_result: Callable[[dict[str, Any]], None] | None = None,
     ) -> SweepOutcome:
         """Run every artifact; a rejected model is recorded and skipped, an unplugged phone stops the sweep."""
-        out = SweepOutcome()
-        for artifact in artifacts:
-            try:
-                result = self.run(Path(artifact), replace(config))
-            except PhoneGoneError as e:
-                out.failures.append(f"{Path(artifact).name}: {e}")
-                out.stopped_early = True
-                break
-            except ToolkitError as e:
-                out.failures.append(f"{Path(artifact).name}: {e}")
-                continue
-            out.results.append(result)
-            if on_result is not None:
-                on_result(result)
-        return out
+        runs = [(Path(a).name, lambda a=a: self.run(Path(a), replace(config))) for a in artifacts]
+        return run_phone_sweep(runs, on_result)
 
 
 def _validate(result: dict[str, Any]) -> None:

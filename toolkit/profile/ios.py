@@ -25,12 +25,12 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from toolkit.errors import MissingDependencyError, ToolkitError
-from toolkit.profile.protocol import DeviceError, ProfileConfig
+from toolkit.profile.protocol import DeviceError, DeviceGoneError, PhoneSweepOutcome, ProfileConfig, run_phone_sweep
 
 __all__ = [
     "BUNDLE_ID",
@@ -58,7 +58,7 @@ class IOSDeviceError(DeviceError, ToolkitError):
     """One line for the CLI (exit 1): what is wrong with the phone and what to do."""
 
 
-class PhoneGoneError(IOSDeviceError):
+class PhoneGoneError(IOSDeviceError, DeviceGoneError):
     """The phone was unplugged or locked mid-run; a sweep stops here and keeps what finished."""
 
 
@@ -147,13 +147,7 @@ def expand_runs(artifacts: Iterable[Path], compute_units: Iterable[str] | None =
     return runs
 
 
-@dataclass
-class SweepOutcome:
-    """Finished results, and one line per run that failed (a sweep stops when the phone goes away)."""
-
-    results: list[dict[str, Any]] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-    stopped_early: bool = False
+SweepOutcome = PhoneSweepOutcome  # what sweep() returns
 
 
 class IOSDevice:
@@ -263,24 +257,13 @@ class IOSDevice:
         on_result: Callable[[dict[str, Any]], None] | None = None,
     ) -> SweepOutcome:
         """Run every artifact (Core ML ones once per compute-unit setting); keep results when the phone goes."""
-        from dataclasses import replace
 
-        out = SweepOutcome()
-        for artifact, units in expand_runs(artifacts, compute_units):
-            label = f"{Path(artifact).name}" + (f" [{units}]" if units else "")
-            try:
-                result = self.run(artifact, replace(config, delegate=units or config.delegate))
-            except PhoneGoneError as e:
-                out.failures.append(f"{label}: {e}")
-                out.stopped_early = True
-                break
-            except ToolkitError as e:
-                out.failures.append(f"{label}: {e}")
-                continue
-            out.results.append(result)
-            if on_result is not None:
-                on_result(result)
-        return out
+        runs = [
+            (Path(artifact).name + (f" [{units}]" if units else ""),
+             lambda a=artifact, u=units: self.run(a, replace(config, delegate=u or config.delegate)))
+            for artifact, units in expand_runs(artifacts, compute_units)
+        ]  # fmt: skip
+        return run_phone_sweep(runs, on_result)
 
     def _guard(self, call: Callable[[], Any]) -> Any:
         """Run a transport call; a phone that vanished becomes PhoneGoneError, not a library traceback."""

@@ -8,15 +8,54 @@ the Android app and the iOS app all run the same loop: load, first inference (ti
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["DeviceBackend", "DeviceError", "ProfileConfig"]
+__all__ = ["DeviceBackend", "DeviceError", "DeviceGoneError", "PhoneSweepOutcome", "ProfileConfig", "run_phone_sweep"]
 
 
 class DeviceError(RuntimeError):
     """A device is missing, refused the artifact or vanished; the message is one line for the CLI."""
+
+
+class DeviceGoneError(DeviceError):
+    """The device went away mid-run (unplugged, locked): a sweep stops and keeps what it measured."""
+
+
+@dataclass
+class PhoneSweepOutcome:
+    """Finished results, and one line per run that failed (a sweep stops when the phone goes away)."""
+
+    results: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+def run_phone_sweep(
+    runs: Iterable[tuple[str, Callable[[], dict[str, Any]]]],
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+) -> PhoneSweepOutcome:
+    """Run labelled measurements in order: a rejected model is recorded and skipped, a vanished device
+    stops the sweep. ``on_result`` stores each result as it arrives, so nothing finished is lost."""
+    from toolkit.errors import ToolkitError
+
+    out = PhoneSweepOutcome()
+    for label, run in runs:
+        try:
+            result = run()
+        except DeviceGoneError as e:
+            out.failures.append(f"{label}: {e}")
+            out.stopped_early = True
+            break
+        except ToolkitError as e:
+            out.failures.append(f"{label}: {e}")
+            continue
+        out.results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return out
 
 
 @dataclass(frozen=True)
