@@ -31,6 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI, turning ToolkitError (and Ctrl-C) into one line and an exit code."""
     from toolkit.errors import ToolkitError
 
+    if not os.environ.get("TOOLKIT_DEBUG"):
+        # Third-party deprecation chatter (executorch, torch.export, coremltools) buries the toolkit's own
+        # output; TOOLKIT_DEBUG=1 shows it again.
+        import warnings
+
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
     _register()
     try:
         app(args=argv, standalone_mode=False)
