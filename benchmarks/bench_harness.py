@@ -43,14 +43,21 @@ def overhead(path: Path, rounds: int, n: int = 100) -> dict:
         runner.run(x)
     cfg = ProfileConfig(warmup=0, iterations=n)
     bare, harness = [], []
-    for _ in range(rounds):
+
+    def bare_loop() -> None:
         t0 = time.perf_counter()
         for _ in range(n):
             runner.run(x)
         bare.append((time.perf_counter() - t0) / n * 1e3)
+
+    def harness_loop() -> None:
         t0 = time.perf_counter()
         _timed_loop(runner.run, x, cfg)
         harness.append((time.perf_counter() - t0) / n * 1e3)
+
+    for r in range(rounds):  # alternate which goes first: the second of a pair must not always pay the same drift
+        for loop in (bare_loop, harness_loop) if r % 2 == 0 else (harness_loop, bare_loop):
+            loop()
     runner.close()
     b, h = statistics.median(bare), statistics.median(harness)
     return {"bare_ms": b, "harness_ms": h, "overhead": h / b - 1.0, "rounds": rounds, "runs": n}
