@@ -30,7 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import ToolkitError
-from toolkit.profile.protocol import DeviceError, DeviceGoneError, PhoneSweepOutcome, ProfileConfig, run_phone_sweep
+from toolkit.profile.protocol import (
+    DeviceError,
+    DeviceGoneError,
+    PhoneSweepOutcome,
+    ProfileConfig,
+    result_schema_problem,
+    run_phone_sweep,
+)
 
 __all__ = [
     "ACTIVITY",
@@ -342,13 +349,6 @@ class AndroidDevice:
 
 
 def _validate(result: dict[str, Any]) -> None:
-    from toolkit._deps import require
-
-    require("jsonschema")
-    import jsonschema
-
-    schema_path = Path(__file__).resolve().parents[1] / "schemas" / "result.schema.json"
-    try:
-        jsonschema.validate(result, json.loads(schema_path.read_text(encoding="utf-8")))
-    except jsonschema.ValidationError as e:
-        raise AndroidDeviceError(f"the app wrote an invalid result: {e.message}") from None
+    problem = result_schema_problem(result)
+    if problem:
+        raise AndroidDeviceError(f"the app wrote an invalid result {problem}")

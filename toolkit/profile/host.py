@@ -15,7 +15,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from toolkit.profile.protocol import ProfileConfig
+from toolkit.profile.protocol import ProfileConfig, result_schema_problem
 from toolkit.profile.runner import Measurement, host_temperature_c, measure, profile_input
 from toolkit.profile.stats import summarize
 
@@ -58,24 +58,13 @@ def _describe() -> dict[str, Any]:
     }
 
 
-@functools.cache
-def _schema() -> dict[str, Any]:
-    import json
-
-    return json.loads((Path(__file__).resolve().parents[1] / "schemas" / "result.schema.json").read_text())
-
-
 def validate_record(record: dict[str, Any]) -> None:
     """Raise ToolkitError (one line: the JSON path and the problem) unless ``record`` fits the schema."""
-    import jsonschema
-
     from toolkit.errors import ToolkitError
 
-    errors = sorted(jsonschema.Draft202012Validator(_schema()).iter_errors(record), key=lambda e: list(e.path))
-    if errors:
-        e = errors[0]
-        where = "/".join(str(p) for p in e.absolute_path) or "(record)"
-        raise ToolkitError(f"result record does not match the schema at {where}: {e.message[:200]}")
+    problem = result_schema_problem(record)
+    if problem:
+        raise ToolkitError(f"result record does not match the schema {problem}")
 
 
 def build_record(

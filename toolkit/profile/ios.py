@@ -30,7 +30,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from toolkit.errors import MissingDependencyError, ToolkitError
-from toolkit.profile.protocol import DeviceError, DeviceGoneError, PhoneSweepOutcome, ProfileConfig, run_phone_sweep
+from toolkit.profile.protocol import (
+    DeviceError,
+    DeviceGoneError,
+    PhoneSweepOutcome,
+    ProfileConfig,
+    result_schema_problem,
+    run_phone_sweep,
+)
 
 __all__ = [
     "BUNDLE_ID",
@@ -301,8 +308,6 @@ class IOSDevice:
 
     def _finish(self, result: dict[str, Any], info: PhoneInfo, before: float | None) -> dict[str, Any]:
         """Attach what the host knows (model name, iOS version, battery temperatures) and validate."""
-        import jsonschema
-
         host_view = {k: v for k, v in self.describe().items() if v is not None}  # the app knows its cores
         result["device"] = {**result.get("device", {}), **host_view}
         temps = result.setdefault("temperature_c", {})
@@ -310,11 +315,9 @@ class IOSDevice:
             temps["before"] = before
         if temps.get("after") is None:
             temps["after"] = self.temperature_c()
-        schema_path = Path(__file__).resolve().parents[1] / "schemas" / "result.schema.json"
-        try:
-            jsonschema.validate(result, json.loads(schema_path.read_text(encoding="utf-8")))
-        except jsonschema.ValidationError as e:
-            raise IOSDeviceError(f"the app wrote an invalid result: {e.message}") from None
+        problem = result_schema_problem(result)
+        if problem:
+            raise IOSDeviceError(f"the app wrote an invalid result {problem}")
         return result
 
 
