@@ -36,3 +36,22 @@ def exported(target: str, alpha: float, resolution: int, precision: str | None =
     out = shared_dir() / ("dynamic" if dynamic else "static")  # same artifact name, different bytes
     cfg = ExportConfig(target=target, precision=precision, output_dir=out, dynamic_batch=dynamic)
     return export(model(alpha, resolution), cfg, progress=False)
+
+
+def independent_parity(res, alpha: float, resolution: int, precision: str = "fp32"):
+    """Run an exported file on its host runtime (1 thread) apart from the pipeline and compare with torch.
+
+    Returns (report, reference logits) so callers can assert parity and that the model is not collapsed.
+    """
+    from toolkit.data import sample_images
+    from toolkit.runtimes import open_runner, run_batch
+    from toolkit.verify import compare, reference_logits
+
+    x = sample_images(resolution)
+    runner = open_runner(res.path, threads=1)
+    try:
+        out = run_batch(runner, x, "nchw")
+    finally:
+        runner.close()
+    ref = reference_logits(model(alpha, resolution), x)
+    return compare(ref, out, precision=precision), ref

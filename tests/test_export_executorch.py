@@ -19,10 +19,7 @@ def _program_ops(path):
 
 
 def _check(res, alpha, resolution, precision="fp32"):
-    from tests._export_helpers import model
-    from toolkit.data import sample_images
-    from toolkit.runtimes import open_runner, run_batch
-    from toolkit.verify import compare, reference_logits
+    from tests._export_helpers import independent_parity
 
     assert res.path.name == f"mobilenet_v1-a{alpha:.2f}-r{resolution}-executorch-{precision}.pte"
     operators, delegates = _program_ops(res.path)
@@ -32,15 +29,8 @@ def _check(res, alpha, resolution, precision="fp32"):
     convs = sum(n for op, n in backend["delegated_by_type"].items() if "convolution" in op)
     assert convs == 27  # 1 + 13 depthwise + 13 pointwise, all inside the delegate
     assert res.manifest["delegate"] == "xnnpack"
-    x = sample_images(resolution)
-    runner = open_runner(res.path, threads=1)
-    try:
-        out = run_batch(runner, x, "nchw")
-    finally:
-        runner.close()
-    ref = reference_logits(model(alpha, resolution), x)
+    report, ref = independent_parity(res, alpha, resolution, precision)
     assert len(set(ref.argmax(1))) > 1  # not collapsed
-    report = compare(ref, out, precision=precision)
     assert report.passed, report.failures
     return report
 

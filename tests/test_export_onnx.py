@@ -29,10 +29,7 @@ def _check_graph(path):
     [(0.25, 64), pytest.param(1.0, 224, marks=pytest.mark.slow)],  # full size: -m slow
 )
 def test_export_runs_on_onnxruntime_with_parity(alpha, resolution):
-    from tests._export_helpers import exported, model
-    from toolkit.data import sample_images
-    from toolkit.runtimes import open_runner, run_batch
-    from toolkit.verify import compare, reference_logits
+    from tests._export_helpers import exported, independent_parity
 
     res = exported("onnx", alpha, resolution)
     assert res.path.name == f"mobilenet_v1-a{alpha:.2f}-r{resolution}-onnx-fp32.onnx"
@@ -40,14 +37,7 @@ def test_export_runs_on_onnxruntime_with_parity(alpha, resolution):
     p = res.manifest["parity"]
     assert p["passed"] and p["top1_agreement"] == 1.0 and p["max_rel_abs_err"] <= 1e-3
     # Independently of the pipeline: run the file in ORT with 1 thread and compare with torch.
-    x = sample_images(resolution)
-    runner = open_runner(res.path, threads=1)
-    try:
-        out = run_batch(runner, x, "nchw")
-    finally:
-        runner.close()
-    ref = reference_logits(model(alpha, resolution), x)
-    report = compare(ref, out, precision="fp32")
+    report, ref = independent_parity(res, alpha, resolution)
     assert report.passed, report.failures
     assert len(set(ref.argmax(1))) > 1  # the photos disagree: the model is not collapsed
 
