@@ -67,7 +67,7 @@ def mobilenet_v1(
     source = resolve(weights, alpha, resolution, seed=seed)
     meta = source.meta
     if meta is not None:
-        _check_meta(meta, alpha, resolution, num_classes, source.path)
+        _check_meta(meta, alpha, num_classes, source.path)
         num_classes, activation, padding = meta.num_classes, meta.activation, meta.padding
     classes = num_classes or 1000
     torch.manual_seed(seed)
@@ -79,9 +79,7 @@ def mobilenet_v1(
     if source.kind in ("imagenet", "h5"):
         from toolkit.keras_h5 import load_h5
 
-        loaded_top = load_h5(model, source.path, include_top=classes == 1000)
-        if not loaded_top:
-            labels = None if classes != 1000 else labels
+        load_h5(model, source.path, include_top=classes == 1000)
     elif source.kind == "checkpoint":
         state, _ = load_checkpoint(source.path)
         _load_state(model, state, source.path)
@@ -97,14 +95,12 @@ def mobilenet_v1(
     return model
 
 
-def _check_meta(meta, alpha: float, resolution: int, num_classes: int | None, path: Path | None) -> None:
+def _check_meta(meta, alpha: float, num_classes: int | None, path: Path | None) -> None:
     if abs(meta.alpha - alpha) > 1e-9:
         raise UsageError(f"{path} is an alpha {meta.alpha:g} checkpoint; pass --alpha {meta.alpha:g}")
     if num_classes is not None and num_classes != meta.num_classes:
         raise UsageError(f"{path} has {meta.num_classes} classes, not {num_classes}")
-    if resolution != meta.resolution:
-        # Fully convolutional: other resolutions run, but accuracy was measured at the trained one.
-        pass
+    # Another resolution is allowed: the network is fully convolutional (accuracy was measured at meta's).
 
 
 def _load_state(model: MobileNetV1, state: dict, path: Path | None) -> None:

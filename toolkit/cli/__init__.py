@@ -10,7 +10,7 @@ import importlib
 import os
 import sys
 
-from toolkit.cli._app import app, console, err_console
+from toolkit.cli._app import app, err_console
 
 __all__ = ["app", "main"]
 
@@ -76,6 +76,3 @@ def _click_exit(e: Exception) -> int:
 
 def _entry() -> None:  # pragma: no cover - console script shim
     sys.exit(main())
-
-
-_ = console
