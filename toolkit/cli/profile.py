@@ -8,7 +8,7 @@ import typer
 
 from toolkit.cli._app import app, console, err_console
 
-__all__ = ["compare", "print_comparison", "profile", "report", "run_with_progress", "sweep"]
+__all__ = ["compare", "print_comparison", "print_ops", "profile", "report", "run_with_progress", "sweep"]
 
 _DB_HELP = "Results DB (default: $TOOLKIT_RESULTS or results/results.db)."
 
@@ -27,25 +27,51 @@ def _config(
 
 
 def _print_record(rec: dict) -> None:
-    s = rec["stats"]
+    s, cfg = rec["stats"], rec["config"]
+    how = ", autotuned" if cfg.get("threads_chosen_by") == "autotune" else ""
     console.print(
         f"[bold]{rec['artifact']['file']}[/] on {rec['device']['name']} ({rec['runtime']['name']} "
-        f"{rec['runtime']['version']}, {rec['config']['threads'] or 'default'} threads, n={s['n']})\n"
+        f"{rec['runtime']['version']}, {cfg['threads'] or 'default'} threads{how}, n={s['n']})\n"
         f"  median {s['median_ms']:.3f} ms  95% CI [{s['ci95_low_ms']:.3f}, {s['ci95_high_ms']:.3f}]  "
         f"p90 {s['p90_ms']:.3f}  mean {s['mean_ms']:.3f} ± {s['std_ms']:.3f}  min {s['min_ms']:.3f}  "
         f"trimmed {s['trimmed_mean_ms']:.3f}\n  load {rec['load_ms']:.1f} ms  first inference "
         f"{rec['first_inference_ms']:.2f} ms  peak memory +{rec['peak_memory_mb'] or 0:.1f} MB",
         highlight=False,
     )
+    if cfg.get("threads_tuning_ms"):
+        tried = ", ".join(f"{n} → {ms:.3f} ms" for n, ms in cfg["threads_tuning_ms"].items())
+        console.print(f"  thread autotune (median per thread count): {tried}", highlight=False)
     for note in rec.get("notes") or []:
         err_console.print(f"[yellow]{note}[/]", highlight=False)
+
+
+def print_ops(prof, top: int = 10) -> None:
+    """Per-op-type table, the slowest operators, and how the sum compares with the end-to-end time."""
+    from rich.table import Table
+
+    table = Table("op type", "ops", "µs / inference", "share", "", title=f"where time goes: {prof.label}")
+    for r in prof.by_type():
+        table.add_row(r.op_type, str(r.calls), f"{r.total_us:.1f}", f"{r.share:.1%}", "█" * round(r.share * 30))
+    console.print(table)
+    slow = Table("operator", "type", "µs", "share", title=f"slowest {top} operators")
+    for r in sorted((o for o in prof.ops if not o.is_overhead), key=lambda o: -o.total_us)[:top]:
+        slow.add_row(r.name, r.op_type, f"{r.total_us:.1f}", f"{r.share:.1%}")
+    console.print(slow)
+    console.print(
+        f"operators {prof.operators_us:.1f} µs + outside operators {prof.total_us - prof.operators_us:.1f} µs "
+        f"= {prof.total_us:.1f} µs per inference; end-to-end (unprofiled, interleaved) {prof.end_to_end_us:.1f} µs: "
+        f"the profile sums to {prof.total_us / prof.end_to_end_us:.0%} of it ({prof.runs} runs, 10% trimmed means)",
+        highlight=False,
+    )
+    if prof.note:
+        err_console.print(f"[yellow]{prof.note}[/]", highlight=False)
 
 
 @app.command("profile")
 def profile(
     artifacts: list[Path] = typer.Argument(..., help="Exported artifacts (manifest beside each)."),
     device: str = typer.Option("host", "--device", "-d", help="host, android[:SERIAL] or ios[:UDID]."),
-    threads: int = typer.Option(0, "--threads", help="Runtime threads (0 = runtime default)."),
+    threads: str = typer.Option("auto", "--threads", help="N, 0 = runtime default, or auto = fastest of 1..cores."),
     warmup: int = typer.Option(10, "--warmup", help="Untimed runs before timing."),
     iterations: int = typer.Option(100, "--iterations", "-n", help="Timed runs."),
     duration: float = typer.Option(None, "--duration", help="Time for S seconds instead of --iterations."),
@@ -53,22 +79,34 @@ def profile(
     max_temp: float = typer.Option(None, "--max-temp-c", help="Wait (up to 5 min) until cooler than T °C."),
     db: Path = typer.Option(None, "--db", help=_DB_HELP),
     store: bool = typer.Option(True, "--store/--no-store", help="Store the records in the results DB."),
+    ops: bool = typer.Option(False, "--ops/--no-ops", help="Also show where time goes per operator (host)."),
+    ops_json: Path = typer.Option(None, "--json", help="With --ops: write the per-operator profiles to FILE."),
 ) -> None:
     """Measure artifacts with the harness protocol, print the statistics and store the records."""
     from toolkit.profile.devices import get_device
+    from toolkit.profile.ops import check_ops_request, profile_ops, write_ops_json
+    from toolkit.profile.threads import measure_with_threads, parse_threads
     from toolkit.results import ResultsDB
 
-    cfg = _config(threads, warmup, iterations, duration, cooldown, max_temp)
+    n_threads = parse_threads(threads)
+    cfg = _config(n_threads or 0, warmup, iterations, duration, cooldown, max_temp)
     backend = get_device(device)
+    check_ops_request(artifacts, backend.kind, ops, ops_json)  # refuse before measuring, never a fake table
     store_db = ResultsDB(db) if store else None
+    profiles = []
     for artifact in artifacts:
-        rec = backend.run(artifact, cfg)
+        rec = measure_with_threads(backend, artifact, cfg, n_threads)
         _print_record(rec)
         if store_db is not None:
             store_db.insert(rec)
+        if ops:
+            profiles.append(profile_ops(artifact, threads=rec["config"]["threads"], runs=iterations, warmup=warmup))
+            print_ops(profiles[-1])
     if store_db is not None:
         console.print(f"stored {len(artifacts)} record(s) in {store_db.path}")
         store_db.close()
+    if ops_json is not None:
+        console.print(f"wrote {write_ops_json(profiles, ops_json)}")
 
 
 def _floats(text: str | None, cast: type) -> tuple:
@@ -118,14 +156,18 @@ def report(
     fmt: list[str] = typer.Option(["html", "md"], "--format", "-f", help="html, md, csv or json (repeatable)."),
     out: Path = typer.Option(Path("reports"), "--out", help="Output directory."),
     db: Path = typer.Option(None, "--db", help=_DB_HELP),
+    ops: list[Path] = typer.Option(None, "--ops", help="Per-operator profiles (toolkit profile --ops --json FILE)."),
 ) -> None:
-    """Tables per device × runtime × precision and plots from the results DB."""
+    """Tables per device × runtime × precision and plots from the results DB (+ per-operator profiles)."""
+    from toolkit.profile.ops import load_ops_json
     from toolkit.report import write_report
     from toolkit.results import ResultsDB
 
     with ResultsDB(db) as store:
         records = store.records()
-    for path in write_report(records, out, [f for x in fmt for f in x.replace(",", " ").split()]):
+    profiles = [p for path in ops or () for p in load_ops_json(path)]
+    formats = [f for x in fmt for f in x.replace(",", " ").split()]
+    for path in write_report(records, out, formats, op_profiles=profiles):
         console.print(f"wrote {path}")
 
 

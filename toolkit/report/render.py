@@ -17,7 +17,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from toolkit.profile.ops import OpsProfile
 from toolkit.report.data import Row, group_rows, to_rows
+from toolkit.report.ops import ops_chart, ops_html, ops_markdown
 
 __all__ = ["FORMATS", "render_csv", "render_html", "render_markdown", "write_report"]
 
@@ -44,6 +46,8 @@ def _summary(rows: Sequence[Row], records: Sequence[Mapping[str, Any]]) -> list[
         d = rec["device"]
         devices[d.get("name")] = f"{d.get('name')}: {d.get('cpu') or '?'}, {d.get('cores') or '?'} cores, {d.get('os')}"
     cfgs = sorted({(r.threads, r.n) for r in rows})
+    how = sorted({str(rec["config"].get("threads_chosen_by")) for rec in records} - {"None"})
+    chosen = f" (thread count chosen by: {', '.join(how)})" if how else ""
     return [
         f"Generated {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC from {len(records)} stored measurements "
         f"({len(rows)} shown: the latest per device × runtime × precision × variant).",
@@ -51,20 +55,28 @@ def _summary(rows: Sequence[Row], records: Sequence[Mapping[str, Any]]) -> list[
         "Devices: " + "; ".join(devices.values()),
         "Protocol: batch 1, "
         + ", ".join(f"{t or 'default'} threads × {n} timed runs" for t, n in cfgs)
-        + "; 95% CI of the median by bootstrap (1000 resamples, SplitMix64).",
+        + f"{chosen}; 95% CI of the median by bootstrap (1000 resamples, SplitMix64).",
         "*top-1 is the published ImageNet figure (TF-slim float checkpoints), not measured here.",
     ]
 
 
-def render_markdown(rows: Sequence[Row], records: Sequence[Mapping[str, Any]], plots: Mapping[str, str]) -> str:
+def render_markdown(
+    rows: Sequence[Row],
+    records: Sequence[Mapping[str, Any]],
+    plots: Mapping[str, str],
+    ops: Sequence[OpsProfile] = (),
+    ops_chart: str | None = None,
+) -> str:
     """Markdown with one table per device × runtime × precision; ``plots`` maps stem → relative path."""
-    out = ["# MobileNet V1 latency report", ""] + [f"- {s}" for s in _summary(rows, records)] + [""]
+    out = ["# MobileNet V1 latency report", ""]
+    out += [f"- {s}" for s in _summary(rows, records)] + [""] if rows else []
     for (device, runtime, precision), rs in group_rows(rows).items():
         out += [f"## {device} · {runtime} {rs[0].runtime_version} · {precision}", ""]
         out += ["| " + " | ".join(_COLS) + " |", "|" + "---|" * len(_COLS)]
         out += ["| " + " | ".join(_cells(r)) + " |" for r in rs] + [""]
     for stem, rel in plots.items():
         out += [f"![{stem}]({rel})", ""]
+    out += ops_markdown(ops, ops_chart) if ops else []
     return "\n".join(out)
 
 
@@ -75,12 +87,18 @@ h1{font-size:22px}h2{font-size:16px;margin-top:28px}img{max-width:100%;border:1p
 .note{color:#555}"""
 
 
-def render_html(rows: Sequence[Row], records: Sequence[Mapping[str, Any]], plots: Mapping[str, bytes]) -> str:
+def render_html(
+    rows: Sequence[Row],
+    records: Sequence[Mapping[str, Any]],
+    plots: Mapping[str, bytes],
+    ops: Sequence[OpsProfile] = (),
+    ops_chart: bytes | None = None,
+) -> str:
     """One self-contained page: inline CSS, tables and base64-embedded PNG plots."""
     e = html.escape
     parts = ["<!doctype html><html lang=en><head><meta charset=utf-8><title>MobileNet V1 latency report</title>",
              f"<style>{_CSS}</style></head><body><h1>MobileNet V1 latency report</h1><ul class=note>"]  # fmt: skip
-    parts += [f"<li>{e(s)}</li>" for s in _summary(rows, records)] + ["</ul>"]
+    parts += [f"<li>{e(s)}</li>" for s in (_summary(rows, records) if rows else [])] + ["</ul>"]
     for stem, png in plots.items():
         b64 = base64.b64encode(png).decode("ascii")
         parts.append(f"<h2>{e(stem.replace('_', ' '))}</h2><img alt='{e(stem)}' src='data:image/png;base64,{b64}'>")
@@ -90,6 +108,8 @@ def render_html(rows: Sequence[Row], records: Sequence[Mapping[str, Any]], plots
         for r in rs:
             parts.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in _cells(r)) + "</tr>")
         parts.append("</table>")
+    if ops:
+        parts += ops_html(ops, base64.b64encode(ops_chart).decode("ascii") if ops_chart else None)
     parts.append("</body></html>")
     return "".join(parts)
 
@@ -112,33 +132,43 @@ def _atomic(path: Path, data: str | bytes) -> Path:
 
 
 def write_report(
-    records: Sequence[Mapping[str, Any]], out_dir: str | Path, formats: Sequence[str] = ("html", "md")
+    records: Sequence[Mapping[str, Any]],
+    out_dir: str | Path,
+    formats: Sequence[str] = ("html", "md"),
+    *,
+    op_profiles: Sequence[OpsProfile] = (),
 ) -> list[Path]:
-    """Write the chosen formats to ``out_dir`` (report.html, report.md + plots/*.png, results.csv, results.json)."""
+    """Write the chosen formats to ``out_dir`` (report.html, report.md + plots/*.png, results.csv, results.json).
+
+    ``op_profiles`` (from ``toolkit profile --ops --json``) add a per-operator section to HTML and Markdown.
+    """
     from toolkit.errors import UsageError
     from toolkit.results import write_json_export
 
     bad = [f for f in formats if f not in FORMATS]
     if bad:
         raise UsageError(f"unknown report format {bad[0]!r}; choose from {', '.join(FORMATS)}")
-    if not records:
+    if not records and not op_profiles:
         raise UsageError("no results to report: run `toolkit profile` or `toolkit sweep` first")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = to_rows(records)
     written: list[Path] = []
     plots: dict[str, bytes] = {}
+    chart: bytes | None = None
     if "html" in formats or "md" in formats:
         from toolkit.report.plots import make_plots
 
-        plots = make_plots(rows)
+        plots, chart = make_plots(rows), ops_chart(op_profiles)
     if "md" in formats:
         (out / "plots").mkdir(exist_ok=True)
         rel = {stem: f"plots/{stem}.png" for stem in plots}
         written += [_atomic(out / rel[stem], png) for stem, png in plots.items()]
-        written.append(_atomic(out / "report.md", render_markdown(rows, records, rel)))
+        chart_rel = "plots/per_operator_time.png" if chart else None
+        written += [_atomic(out / chart_rel, chart)] if chart else []
+        written.append(_atomic(out / "report.md", render_markdown(rows, records, rel, op_profiles, chart_rel)))
     if "html" in formats:
-        written.append(_atomic(out / "report.html", render_html(rows, records, plots)))
+        written.append(_atomic(out / "report.html", render_html(rows, records, plots, op_profiles, chart)))
     if "csv" in formats:
         written.append(_atomic(out / "results.csv", render_csv(rows)))
     if "json" in formats:
