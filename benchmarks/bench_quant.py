@@ -1,13 +1,20 @@
-"""int8 vs fp32 latency per host runtime, side by side in one run, with and without the pad-free rewrite.
+"""int8 vs fp32 latency per host runtime: each vendor's default path beside the toolkit's, in one run.
 
-    python benchmarks/bench_quant.py --variants 1.0-224 0.5-160 --out bench_quant.json
+    python benchmarks/bench_quant.py --variants 1.0-224 0.5-160 0.25-128 --out benchmarks/out/bench_quant.json
 
-Builds every artifact first (fp32; int8 from the vendor-default graph with explicit pads; int8 after
-:func:`quantization.rewrites.fold_tf_padding`), then times each runtime in its own fresh process
-(performance_notes.md: ORT's spinning threads disturb whatever runs next), warm-up then interleaved rounds
-so a load spike on this shared machine hits fp32 and int8 alike. Weights are seeded-random with BatchNorm
-calibrated on real photos: latency does not depend on the values, calibration is the bundled photos.
-Only ratios measured in one run are meaningful here; absolute milliseconds drift ±10-20%.
+Four artifacts per (variant, runtime), same weights:
+
+- ``vendor-fp32``: the runtime's documented plain path (``to_edge_transform_and_lower`` + XNNPACK,
+  ``litert_torch.convert`` of the NCHW model, ``torch.onnx.export(dynamo=True)``);
+- ``toolkit-fp32``: ``toolkit export`` (``toolkit.export.pipeline.export``), verified;
+- ``vendor-int8``: PT2E static int8 of the published graph with its explicit pads (XNNPACKQuantizer /
+  litert-torch's PT2E quantizer; ORT ``quantize_static`` QDQ for ONNX);
+- ``toolkit-int8``: ``toolkit export --precision int8`` (pad-free where that is the default).
+
+Each runtime is timed in its own fresh process (performance_notes.md: ORT's spinning threads disturb whatever
+runs next), warm-up then interleaved rounds so a load spike hits every artifact alike. Weights are
+seeded-random with BatchNorm calibrated on real photos (latency does not depend on the values); calibration
+is the bundled photos. Only ratios measured in one run are meaningful; absolute milliseconds drift.
 """
 
 from __future__ import annotations
@@ -23,11 +30,12 @@ from pathlib import Path
 import numpy as np
 
 RUNTIMES = ("executorch", "tflite", "onnx")
+KINDS = ("vendor-fp32", "toolkit-fp32", "vendor-int8", "toolkit-int8")
 _EXT = {"executorch": ".pte", "tflite": ".tflite", "onnx": ".onnx"}
 
 
 def _build(runtime: str, alpha: float, res: int, kind: str, out: Path) -> Path:
-    """Write one artifact: kind is fp32, int8-pad (vendor default graph) or int8-fold (pad-free)."""
+    """Write one artifact of ``kind`` (see the module docstring) under ``out``; reuse it if present."""
     import torch
 
     import quantization
@@ -38,7 +46,15 @@ def _build(runtime: str, alpha: float, res: int, kind: str, out: Path) -> Path:
     if path.exists():
         return path
     example = torch.zeros(1, 3, res, res)
-    if kind == "fp32":
+    if kind.startswith("toolkit"):
+        from toolkit.export import ExportConfig, export
+
+        precision = kind.split("-")[1]
+        res_ = export(model, ExportConfig(target=runtime, precision=precision, output_dir=out / "toolkit"),
+                      progress=False)  # fmt: skip
+        path.write_bytes(res_.path.read_bytes())
+        return path
+    if kind == "vendor-fp32":
         if runtime == "executorch":
             from quantization.xnnpack import lower_to_pte
 
@@ -52,8 +68,7 @@ def _build(runtime: str, alpha: float, res: int, kind: str, out: Path) -> Path:
 
             export_fp32_onnx(model, example, path)
         return path
-    fold = kind == "int8-fold"
-    quantization.quantize(model, runtime, "int8", None, path, fold_padding=fold, eval_data=np.zeros((0, 3, res, res)))
+    quantization.quantize(model, runtime, "int8", None, path, fold_padding=False, eval_data=np.zeros((0, 3, res, res)))
     return path
 
 
@@ -76,7 +91,9 @@ def _time_worker(runtime: str, paths: list[str], warmup: int, runs: int, rounds:
 
             it = Interpreter(model_path=p, num_threads=threads)
             it.allocate_tensors()
-            it.set_tensor(it.get_input_details()[0]["index"], x)
+            d = it.get_input_details()[0]
+            xi = x.transpose(0, 2, 3, 1) if list(d["shape"]) == [1, res, res, 3] else x
+            it.set_tensor(d["index"], np.ascontiguousarray(xi).astype(d["dtype"]))
             calls[p] = it.invoke
         else:
             import onnxruntime as ort
@@ -102,7 +119,7 @@ def _time_worker(runtime: str, paths: list[str], warmup: int, runs: int, rounds:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--variants", nargs="+", default=["1.0-224", "0.5-160"])
+    ap.add_argument("--variants", nargs="+", default=["1.0-224", "0.5-160", "0.25-128"])
     ap.add_argument("--runtimes", nargs="+", default=list(RUNTIMES), choices=RUNTIMES)
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--runs", type=int, default=30)
@@ -110,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--build-dir", type=Path, default=Path(tempfile.gettempdir()) / "bench_quant")
     ap.add_argument("--out", type=Path, default=None, help="write all samples and medians as JSON")
+    ap.add_argument("--build-only", action="store_true", help="build (or reuse) every artifact, time nothing")
     ap.add_argument("--_time", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._time:
@@ -122,12 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     for rt in args.runtimes:  # build then time one runtime at a time, so partial results survive a long run
         for v in args.variants:
             alpha, res = float(v.split("-")[0]), int(v.split("-")[1])
-            for kind in ("fp32", "int8-pad", "int8-fold"):
+            for kind in KINDS:
                 t0 = time.perf_counter()
                 path = _build(rt, alpha, res, kind, args.build_dir)
                 built[(v, rt, kind)] = str(path)
                 print(f"built {path.name} ({path.stat().st_size / 1e6:.2f} MB) in {time.perf_counter() - t0:.0f} s",
                       file=sys.stderr, flush=True)  # fmt: skip
+        if args.build_only:
+            continue
         paths = [p for (v, r, k), p in built.items() if r == rt]
         cmd = [sys.executable, __file__, "--warmup", str(args.warmup), "--runs", str(args.runs),
                "--rounds", str(args.rounds), "--threads", str(args.threads), "--_time", rt, *paths]  # fmt: skip
@@ -139,22 +159,27 @@ def main(argv: list[str] | None = None) -> int:
             sizes = {p: Path(p).stat().st_size for p in built.values()}
             args.out.write_text(json.dumps({"medians_ms": medians, "sizes": sizes, "samples_ms": samples}, indent=1))
         time.sleep(1.0)
-    done = [rt for rt in args.runtimes if all((v, rt, "fp32") in built for v in args.variants)]
+    if args.build_only:
+        return 0
+    done = [rt for rt in args.runtimes if all((v, rt, "toolkit-int8") in built for v in args.variants)]
     print(_table(args.variants, done, built, medians))
     return 0
 
 
 def _table(variants, runtimes, built, medians) -> str:  # type: ignore[no-untyped-def]
-    head = "| variant | runtime | fp32 ms | int8 (pads) ms | × | int8 (pad-free) ms | × | size int8/fp32 |"
-    rows = [head, "|---|---|---|---|---|---|---|---|"]
+    """Vendor and toolkit medians side by side, with the ratios the issues' bars are phrased in."""
+    head = ("| variant | runtime | vendor fp32 | toolkit fp32 | toolkit/vendor fp32 | vendor int8 | toolkit int8 "
+            "| toolkit/vendor int8 | int8 speedup (toolkit fp32 / toolkit int8) | size int8/fp32 |")  # fmt: skip
+    rows = [head, "|---|---|---|---|---|---|---|---|---|---|"]
     for v in variants:
         for rt in runtimes:
-            f, p, d = (built[(v, rt, k)] for k in ("fp32", "int8-pad", "int8-fold"))
-            mf, mp, md = medians[f], medians[p], medians[d]
-            size = Path(d).stat().st_size / Path(f).stat().st_size
-            rows.append(
-                f"| {v} | {rt} | {mf:.3f} | {mp:.3f} | {mf / mp:.2f}× | {md:.3f} | {mf / md:.2f}× | {size:.0%} |"
+            vf, tf, vi, ti = (medians[built[(v, rt, k)]] for k in KINDS)
+            size = (
+                Path(built[(v, rt, "toolkit-int8")]).stat().st_size
+                / Path(built[(v, rt, "toolkit-fp32")]).stat().st_size
             )
+            rows.append(f"| {v} | {rt} | {vf:.3f} | {tf:.3f} | {tf / vf:.2f}× | {vi:.3f} | {ti:.3f} | {ti / vi:.2f}× "
+                        f"| {tf / ti:.2f}× | {size:.0%} |")  # fmt: skip
     return "\n".join(rows)
 
 

@@ -96,7 +96,7 @@ def quantize(
     *,
     calibration_samples: int = 100,
     eval_data: Any = None,
-    fold_padding: bool = True,
+    fold_padding: bool | None = None,
     layout: str = "nchw",
 ) -> QuantizedArtifact:
     """Quantize ``model`` for ``target`` and write the artifact (temp file, then rename).
@@ -108,7 +108,7 @@ def quantize(
         out_path: where to write (default ``./<variant>-<target>-<scheme><ext>``).
         eval_data: held-out ``(images, labels)``, an NCHW array, or a labeled ImageFolder; default the
             bundled photos (unless they were the calibration set).
-        fold_padding: apply the exact pad-free rewrite before int8 (ignored for Core ML and fp16).
+        fold_padding: apply the exact pad-free rewrite before int8 (None = the target's default).
         layout: TFLite input layout, ``nchw`` or ``nhwc``.
 
     Raises UsageError for a bad scheme or data, ToolkitError when the model fails to quantize.
@@ -126,7 +126,7 @@ def quantize(
     name = getattr(getattr(model, "variant", None), "name", "model")
     final = Path(out_path) if out_path is not None else Path(f"{name}-{target}-{cfg.scheme}{_EXT[target]}")
     tmp = final.with_name(f".{final.stem}.tmp-{os.getpid()}{_EXT[target]}")
-    qmodel = fold_tf_padding(model) if fold_padding and cfg.scheme in ("int8", "int8-dynamic") else model
+    qmodel = fold_tf_padding(model) if cfg.folds_padding else model
     try:
         run, layers = _build(qmodel, cfg, cal, tmp, layout)
         x_eval, y_eval = _eval_set(eval_data, model, prep, cal)

@@ -19,7 +19,7 @@ from typing import Any
 
 from toolkit.errors import UsageError
 
-__all__ = ["DEFAULT_SCHEME", "SCHEMES", "STATIC_SCHEMES", "QuantConfig", "supported_schemes"]
+__all__ = ["DEFAULT_SCHEME", "FOLDS_PADDING", "SCHEMES", "STATIC_SCHEMES", "QuantConfig", "supported_schemes"]
 
 SCHEMES: dict[str, tuple[str, ...]] = {
     "executorch": ("int8", "int8-dynamic"),
@@ -29,6 +29,10 @@ SCHEMES: dict[str, tuple[str, ...]] = {
 }
 # What `--precision int8` means per target.
 DEFAULT_SCHEME: dict[str, str] = {"executorch": "int8", "tflite": "int8", "onnx": "int8", "coreml": "int8-weights"}
+# Where the pad-free rewrite (quantization.rewrites) pays: ExecuTorch and TFLite run the published explicit pad
+# as its own op in int8; the ONNX exporter already folds it into Conv ``pads`` (the 4×4 kernel would only add
+# multiply-adds) and Core ML compresses weights only.
+FOLDS_PADDING: dict[str, bool] = {"executorch": True, "tflite": True, "onnx": False, "coreml": False}
 # Schemes whose activations are calibrated on images (the others never look at data).
 STATIC_SCHEMES: frozenset[str] = frozenset({"int8", "w8a8"})
 _BITS = {"int8": 8, "int8-dynamic": 8, "fp16": 16, "int8-weights": 8, "palettize-8": 8, "palettize-6": 6,
@@ -53,7 +57,8 @@ class QuantConfig:
         calibration_samples: images used to calibrate static schemes (fewer available → a warning).
         per_channel: per-output-channel weight scales; per-tensor only to study its accuracy cost.
         fold_padding: replace each explicit ZeroPad + 3×3 stride-2 conv by the exactly equal pad-free 4×4
-            conv before quantizing (see :mod:`quantization.rewrites`); int8 runs faster without pad ops.
+            conv before quantizing int8 (see :mod:`quantization.rewrites`; None = the target's default,
+            :data:`FOLDS_PADDING`).
         ort_activation_type: ONNX static activations, ``uint8`` (ORT's x86 U8S8 fast path) or ``int8``.
         granularity: Core ML weight quantization granularity, ``per_channel`` or ``per_tensor``.
     """
@@ -62,7 +67,7 @@ class QuantConfig:
     scheme: str = "int8"
     calibration_samples: int = 100
     per_channel: bool = True
-    fold_padding: bool = True
+    fold_padding: bool | None = None
     ort_activation_type: str = "uint8"
     granularity: str = "per_channel"
 
@@ -74,6 +79,8 @@ class QuantConfig:
             raise UsageError(
                 f"scheme {self.scheme!r} is not supported for {self.target}; choose one of: {', '.join(allowed)}"
             )
+        if self.fold_padding is None:
+            object.__setattr__(self, "fold_padding", FOLDS_PADDING[self.target])
         if isinstance(self.calibration_samples, bool) or not isinstance(self.calibration_samples, int):
             raise UsageError(f"calibration_samples must be an integer, got {self.calibration_samples!r}")
         if self.calibration_samples < 1:
@@ -87,6 +94,11 @@ class QuantConfig:
     def is_static(self) -> bool:
         """True when the scheme calibrates activation ranges on images."""
         return self.scheme in STATIC_SCHEMES
+
+    @property
+    def folds_padding(self) -> bool:
+        """True when the graph is rewritten pad-free before quantizing (int8 schemes only)."""
+        return bool(self.fold_padding) and self.scheme in ("int8", "int8-dynamic")
 
     @property
     def weight_bits(self) -> int:

@@ -1,17 +1,24 @@
 """The few calls an exporter needs for ``--precision int8``, so each backend's int8 branch is a few lines.
 
-The CLI puts ``calibration`` (folder or None), ``calibration_samples`` (int), ``eval_data`` (labeled folder
-or None) and optionally ``scheme`` into ``ExportConfig.options``; each exporter then does, e.g. ExecuTorch::
+The CLI puts ``scheme`` (None = the target's int8), ``calibration`` (folder or None = bundled photos),
+``calibration_samples``, ``eval_data`` (labeled folder or None) and ``fold_padding`` (None = the target's
+default) into ``ExportConfig.options``; from Python ``calibration`` may also be an NCHW array and
+``eval_data`` an ``(images, labels)`` pair. An exporter then does, e.g. ExecuTorch::
 
     from quantization import hooks
     cal, qcfg = hooks.prepare(model, "executorch", cfg.options)
-    program = hooks.xnnpack_program(model, example, cal, qcfg)      # lower it as usual, write out_path
-    extras["quantization"] = hooks.manifest(model, qcfg, cal, cfg.options, lambda x: run_pte(out_path, x))
+    program = hooks.xnnpack_program(model, example, cal, qcfg)        # lower it as usual, write out_path
+    extras["quantization"] = hooks.record(qcfg, cal)
+
+and the export pipeline, once the artifact runs on the host, adds ``hooks.measure(model, record, options, run)``
+(agreement with fp32, and labeled top-1 with ``eval_data``) to that record.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,22 +28,51 @@ from quantization.accuracy import compare_accuracy, load_labeled_folder, predict
 from quantization.calibration import CalibrationSet, load_calibration
 from quantization.config import DEFAULT_SCHEME, QuantConfig
 from quantization.rewrites import fold_tf_padding
+from toolkit.export.base import QUANT_OPTION_KEYS
 
-__all__ = ["OPTION_KEYS", "manifest", "model_for", "prepare", "xnnpack_program"]
+__all__ = [
+    "BUNDLED",
+    "OPTION_KEYS",
+    "cache_options",
+    "config",
+    "measure",
+    "model_for",
+    "name_component",
+    "prepare",
+    "record",
+    "xnnpack_program",
+]
 
-OPTION_KEYS = ("scheme", "calibration", "calibration_samples", "eval_data", "fold_padding")
+OPTION_KEYS = QUANT_OPTION_KEYS
+BUNDLED = "bundled sample photos"  # CalibrationSet.source of the default calibration
+DEFAULT_SAMPLES = 100
+
+
+def config(target: str, options: dict[str, Any]) -> QuantConfig:
+    """The QuantConfig the options ask for; UsageError (listing the valid schemes) before any work is done."""
+    samples = options.get("calibration_samples")
+    return QuantConfig(
+        target,
+        options.get("scheme") or DEFAULT_SCHEME[target],
+        calibration_samples=DEFAULT_SAMPLES if samples is None else samples,
+        fold_padding=options.get("fold_padding"),
+    )
+
+
+def name_component(target: str, options: dict[str, Any]) -> str:
+    """``int8`` for the target's own int8 scheme, else the scheme (``int8-dynamic``, ``palettize-4``...).
+
+    The artifact name then tells two quantized files of one variant apart, as DESIGN.md's naming wants.
+    """
+    scheme = config(target, options).scheme
+    return "int8" if scheme == DEFAULT_SCHEME[target] else scheme
 
 
 def prepare(model: torch.nn.Module, target: str, options: dict[str, Any]) -> tuple[CalibrationSet | None, QuantConfig]:
     """(calibration set or None, config) from export options; UsageError for a bad scheme or folder."""
     from toolkit.data import TF_PREPROCESSING
 
-    qcfg = QuantConfig(
-        target,
-        options.get("scheme") or DEFAULT_SCHEME[target],
-        calibration_samples=int(options.get("calibration_samples") or 100),
-        fold_padding=bool(options.get("fold_padding", True)),
-    )
+    qcfg = config(target, options)
     cal = None
     if qcfg.is_static:
         prep = getattr(model, "preprocessing", None) or TF_PREPROCESSING
@@ -45,8 +81,8 @@ def prepare(model: torch.nn.Module, target: str, options: dict[str, Any]) -> tup
 
 
 def model_for(model: torch.nn.Module, qcfg: QuantConfig) -> torch.nn.Module:
-    """The graph to quantize: pad-free for int8 (exact, faster), the model itself otherwise."""
-    return fold_tf_padding(model) if qcfg.fold_padding and qcfg.scheme in ("int8", "int8-dynamic") else model
+    """The graph to quantize: pad-free where the target runs pads as separate int8 ops, else the model."""
+    return fold_tf_padding(model) if qcfg.folds_padding else model
 
 
 def xnnpack_program(
@@ -57,38 +93,87 @@ def xnnpack_program(
     return quantize_pt2e(model_for(model, qcfg), example, cal, qcfg)
 
 
-def manifest(
-    model: torch.nn.Module,
-    qcfg: QuantConfig,
-    cal: CalibrationSet | None,
-    options: dict[str, Any],
-    run: Callable[[np.ndarray], np.ndarray] | None,
-    layers: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """The manifest's quantization record: scheme, calibration, and accuracy on images calibration never saw.
+def _folder_fingerprint(folder: str | Path) -> str:
+    """sha256 over the folder's image paths, sizes and mtimes: a changed calibration set re-exports."""
+    from toolkit.data import list_images
 
-    ``run`` maps one NCHW image batch to the artifact's logits (None where no runtime exists, e.g. Core ML
-    on Linux). Agreement uses ``eval_data`` when given, else the bundled photos unless they calibrated.
+    h = hashlib.sha256()
+    try:
+        paths = list_images(folder)
+    except (FileNotFoundError, ValueError):
+        return "missing"
+    for p in paths:
+        st = Path(p).stat()
+        h.update(f"{Path(p).relative_to(folder)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _data_fingerprint(value: Any) -> dict[str, Any]:
+    """A folder by its listing, an in-memory array (or ``(images, labels)``) by its bytes."""
+    if isinstance(value, (np.ndarray, tuple, list)):
+        parts = value if isinstance(value, (tuple, list)) else (value,)
+        h = hashlib.sha256()
+        for part in parts:
+            a = np.ascontiguousarray(part)
+            h.update(f"{a.dtype}{a.shape}".encode() + a.tobytes())
+        return {"array_sha256": h.hexdigest()}
+    return {"path": str(Path(value).resolve()), "fingerprint": _folder_fingerprint(value)}
+
+
+def cache_options(target: str, options: dict[str, Any]) -> dict[str, Any]:
+    """What of the quantization options changes the artifact or its manifest (the export cache key)."""
+    out: dict[str, Any] = {"quantization": config(target, options).to_dict()}
+    for key in ("calibration", "eval_data"):
+        if options.get(key) is not None:
+            out[key] = _data_fingerprint(options[key])
+    return out
+
+
+def record(qcfg: QuantConfig, cal: CalibrationSet | None, layers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The manifest's quantization record before the artifact has run: scheme, pad folding, calibration."""
+    return {
+        "scheme": qcfg.scheme,
+        "weight_bits": qcfg.weight_bits,
+        "pad_folding": qcfg.folds_padding,
+        "calibration": cal.to_manifest() if cal is not None else None,
+        "calibration_warnings": list(cal.warnings) if cal is not None else [],
+        "accuracy": None,
+        "layers": layers or None,
+    }
+
+
+def measure(
+    model: torch.nn.Module,
+    quant_record: dict[str, Any],
+    options: dict[str, Any],
+    run: Callable[[np.ndarray], np.ndarray],
+) -> dict[str, Any]:
+    """Agreement with fp32 (and labeled top-1 with ``eval_data``), on images the calibration never saw.
+
+    ``run`` maps an NCHW batch to the artifact's logits. Without ``eval_data`` the bundled photos are used,
+    unless they were the calibration set: then the figure is recorded but flagged ``on_calibration_images``.
     """
     from toolkit.data import TF_PREPROCESSING, sample_images
 
     prep = getattr(model, "preprocessing", None) or TF_PREPROCESSING
-    x, y = None, None
-    if options.get("eval_data"):
+    y, data = None, options.get("eval_data")
+    if isinstance(data, tuple):  # (NCHW images, labels) from Python
+        x, y, source = np.asarray(data[0], np.float32), np.asarray(data[1]), "in-memory labeled images"
+    elif isinstance(data, np.ndarray):
+        x, source = data.astype(np.float32, copy=False), "in-memory images"
+    elif data is not None:
         names = getattr(model, "class_names", None) or [str(i) for i in range(model.num_classes)]
-        x, y = load_labeled_folder(options["eval_data"], model.resolution, prep, names)
-    elif cal is None or cal.source != "bundled sample photos":
-        x = sample_images(model.resolution, prep)
-    accuracy = None
-    if run is not None and x is not None:
-        with torch.no_grad():
-            ref = predict_batched(lambda b: model.eval()(torch.from_numpy(b)).numpy(), x)
-        accuracy = compare_accuracy(ref, predict_batched(run, x), y).to_dict()
+        x, y = load_labeled_folder(data, model.resolution, prep, names)
+        source = str(data)
+    else:
+        x, source = sample_images(model.resolution, prep), BUNDLED
+    calibration = quant_record.get("calibration") or {}
+    with torch.no_grad():
+        ref = predict_batched(lambda b: model.eval()(torch.from_numpy(b)).numpy(), x)
+    report = compare_accuracy(ref, predict_batched(run, x), y)
     return {
-        "scheme": qcfg.scheme,
-        "pad_folding": qcfg.fold_padding and qcfg.scheme in ("int8", "int8-dynamic"),
-        "calibration": cal.to_manifest() if cal is not None else None,
-        "calibration_warnings": list(cal.warnings) if cal is not None else [],
-        "accuracy": accuracy,
-        "layers": layers or None,
+        **report.to_dict(),
+        "source": source,
+        "on_calibration_images": calibration.get("source") == BUNDLED and source == BUNDLED,
+        "meets_bars": report.meets_bars(),
     }

@@ -52,6 +52,10 @@ TOLERANCES: dict[str, Tolerance] = {
     # fp16 has an 11-bit mantissa (~5e-4 relative per op) compounded over 28 layers: logits drift by
     # ~1% of their range, so only the direction is gated; 0.999 cosine ≈ 4.5% relative error at most.
     "fp16": Tolerance(min_cosine=0.999),
+    # int8 (static, per-channel weights, per-tensor activations): the export gate only catches a broken
+    # artifact (wrong layout, scale or weights give cosine near 0); the accuracy bars of issue 6 (agreement
+    # ≥ 97%, top-1 within 1 pt on held-out data) are measured and recorded by quantization.hooks.measure.
+    "int8": Tolerance(min_cosine=0.9),
 }
 
 

@@ -19,7 +19,22 @@ def export(
     alpha: float = typer.Option(1.0, "--alpha", "-a", help="Width multiplier in (0, 1]."),
     resolution: int = typer.Option(224, "--resolution", "-r", help="Input side, a multiple of 32."),
     weights: str = typer.Option("imagenet", "--weights", "-w", help="imagenet, random, or a checkpoint path."),
-    precision: str = typer.Option(None, "--precision", "-p", help="fp32 or fp16 (default: the target's own)."),
+    precision: str = typer.Option(None, "--precision", "-p", help="fp32, fp16 or int8 (default: the target's own)."),
+    scheme: str = typer.Option(
+        None, "--scheme", help="int8 only: the quantization scheme (default: the target's int8)."
+    ),
+    calibration: Path = typer.Option(
+        None, "--calibration", help="int8: folder of calibration images (default: bundled photos)."
+    ),
+    calibration_samples: int = typer.Option(
+        None, "--calibration-samples", help="int8: calibration images to use (default 100)."
+    ),
+    eval_data: Path = typer.Option(
+        None, "--eval-data", help="int8: labeled folder (DIR/<class>/<image>) for fp32 vs int8 top-1."
+    ),
+    fold_padding: bool = typer.Option(
+        None, "--fold-padding/--keep-pads", help="int8: pad-free graph (default: where it is faster)."
+    ),
     output_dir: Path = typer.Option(Path("artifacts"), "--output-dir", "-o", help="Where artifacts go."),
     num_classes: int = typer.Option(None, "--num-classes", help="Classifier size (default: 1000 or the checkpoint's)."),
     labels: Path = typer.Option(None, "--labels", help="Class names file, one per line."),
@@ -32,16 +47,23 @@ def export(
     images: Path = typer.Option(None, "--images", help="Folder of parity photos (default: bundled photos)."),
     seed: int = typer.Option(0, "--seed", help="Seed for --weights random."),
 ) -> None:
-    """Export MobileNet V1 (α, ρ) to a phone format, verify it and write its manifest."""
+    """Export MobileNet V1 (α, ρ) to a phone format, verify it and write its manifest.
+
+    int8 schemes per target: executorch int8, int8-dynamic; tflite int8, int8-dynamic; onnx int8,
+    int8-dynamic; coreml int8-weights, palettize-8/6/4, w8a8 (macOS). See docs/quantization.md.
+    """
     from toolkit import mobilenet_v1
     from toolkit.export.base import ExportConfig, validate_target
     from toolkit.export.pipeline import export_targets
     from toolkit.export.summary import read_labels, summary
 
     targets = ["all"] if target == "all" else [validate_target(target)]
+    quant = {"scheme": scheme, "calibration": calibration, "calibration_samples": calibration_samples,
+             "eval_data": eval_data, "fold_padding": fold_padding}  # fmt: skip
     cfg = ExportConfig(target=targets[0] if target != "all" else "onnx", precision=precision, output_dir=output_dir,
                        layout=layout, dynamic_batch=dynamic_batch, minimum_deployment_target=min_target,
-                       verify=verify, force=force, threads=threads)  # fmt: skip
+                       verify=verify, force=force, threads=threads,
+                       options={k: v for k, v in quant.items() if v is not None})  # fmt: skip
     model = mobilenet_v1(alpha, resolution, weights=weights, num_classes=num_classes, seed=seed)
     if labels is not None:
         model.class_names = read_labels(labels, model.num_classes)

@@ -19,6 +19,7 @@ from toolkit.runtimes.base import Runner
 
 __all__ = [
     "PRECISIONS",
+    "QUANT_OPTION_KEYS",
     "TARGETS",
     "ExportConfig",
     "Exporter",
@@ -35,6 +36,8 @@ TARGETS: dict[str, str] = {
     "onnx": "toolkit.export.onnx",
 }
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
+# ExportConfig.options read by `--precision int8` (see quantization.hooks); keyed into the cache by the pipeline.
+QUANT_OPTION_KEYS: tuple[str, ...] = ("scheme", "calibration", "calibration_samples", "eval_data", "fold_padding")
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,7 @@ class CoreMLExporter:
 
     target = "coreml"
     extension = ".mlpackage"
-    precisions = ("fp16", "fp32")
+    precisions = ("fp16", "fp32", "int8")
     natural_precision = "fp16"
     runtime = "coreml"
 
@@ -123,9 +123,17 @@ class CoreMLExporter:
             classifier_config=ct.ClassifierConfig(_class_names(model)),
             convert_to="mlprogram",
             minimum_deployment_target=target,
-            compute_precision=ct.precision.FLOAT16 if precision == "fp16" else ct.precision.FLOAT32,
+            compute_precision=ct.precision.FLOAT32 if precision == "fp32" else ct.precision.FLOAT16,
         )
-        _describe(mlmodel, model, precision, target.name)
+        quant = None
+        if precision == "int8":  # compressed weights, fp16 compute (what the Neural Engine runs)
+            from quantization import hooks
+            from quantization.coreml import compress_mlmodel
+
+            cal, qcfg = hooks.prepare(model, self.target, cfg.options)
+            mlmodel, layers = compress_mlmodel(mlmodel, qcfg, cal)
+            quant = hooks.record(qcfg, cal, layers)
+        _describe(mlmodel, model, precision if quant is None else f"int8 ({quant['scheme']})", target.name)
         mlmodel.save(str(out_path))
         from toolkit.runtimes.coreml import spec_summary
 
@@ -144,6 +152,7 @@ class CoreMLExporter:
             "minimum_deployment_target": target.name,
             "spec_version": findings["spec_version"],
             "ops": findings["ops"],
+            **({"quantization": quant} if quant is not None else {}),
         }
 
     def open(self, path: Path, threads: int = 0) -> Runner:
@@ -206,6 +215,12 @@ _ALLOWED_OPS = {"conv", "pad", "clip", "relu", "cast", "mul", "add", "sub", "red
 # Stored weights vs the BN-folded PyTorch ones, relative to each tensor's largest magnitude:
 # fp16 rounds to an 11-bit mantissa (≤ 2^-11 ≈ 4.9e-4 of the value); fp32 only reorders the fold's math.
 _WEIGHT_TOL = {"fp16": 1e-3, "fp32": 1e-5}
+# Compressed weights, decoded, vs the BN-folded torch ones: symmetric int8 per channel is off by at most half a
+# step (max|w_c| / 254 ≤ 0.4% of the tensor's max) plus fp16 rounding; a k-means palette has no such bound per
+# weight, so n-bit palettes are gated on the tensor's RMS error, measured with margin (docs/quantization.md).
+_COMPRESSED_TOL = {"int8-weights": ("max", 6e-3), "w8a8": ("max", 6e-3), "palettize-8": ("rms", 0.02),
+                   "palettize-6": ("rms", 0.06), "palettize-4": ("rms", 0.2)}  # fmt: skip
+_DECODE_OPS = {"constexpr_affine_dequantize", "constexpr_blockwise_shift_scale", "constexpr_lut_to_dense"}
 
 
 def verify_spec(path: Path, model: torch.nn.Module, precision: str) -> dict[str, Any]:
@@ -233,16 +248,18 @@ def verify_spec(path: Path, model: torch.nn.Module, precision: str) -> dict[str,
         failures.append(f"outputs {outputs} are not a classifier's classLabel + classLabel_probs")
     if s["labels"] != _class_names(model):
         failures.append(f"class labels differ from the model's ({len(s['labels'])} vs {model.num_classes})")
-    dtype = "float16" if precision == "fp16" else "float32"
+    dtype = "float32" if precision == "fp32" else "float16"  # int8: the uncompressed rest (biases) is fp16
     if s["weights_dtype"] != dtype:
         failures.append(f"stored weights are {s['weights_dtype']}, expected {dtype} for {precision}")
-    failures += _op_failures(s["ops"], getattr(model, "activation", "relu6"))
     meta = s["metadata"]["user_defined"]
+    scheme = _scheme(meta, precision)
+    failures += _op_failures(s["ops"], getattr(model, "activation", "relu6"), compressed=scheme is not None)
     if (meta.get("alpha"), meta.get("resolution")) != (f"{model.alpha:g}", str(r)):
         failures.append(f"metadata alpha/resolution {meta.get('alpha')}/{meta.get('resolution')} != model's")
-    weight_err = _weight_error(Path(path), model)
-    if not weight_err <= _WEIGHT_TOL[precision]:
-        failures.append(f"stored weights differ from the model's by {weight_err:.2e} (> {_WEIGHT_TOL[precision]:.0e})")
+    measure, limit = _COMPRESSED_TOL[scheme] if scheme is not None else ("max", _WEIGHT_TOL[precision])
+    weight_err = _weight_error(Path(path), model, measure, decompress=scheme is not None)
+    if not weight_err <= limit:
+        failures.append(f"stored weights differ from the model's by {weight_err:.2e} ({measure}; > {limit:.0e})")
     if failures:
         raise ToolkitError(f"{Path(path).name} failed the Core ML spec check: {'; '.join(failures)}")
     return {
@@ -254,16 +271,32 @@ def verify_spec(path: Path, model: torch.nn.Module, precision: str) -> dict[str,
         "labels": len(s["labels"]),
         "weights_dtype": s["weights_dtype"],
         "ops": s["ops"],
-        "max_weight_rel_err": weight_err,
+        "max_weight_rel_err": weight_err,  # relative to each tensor's max (``max``) or RMS (``rms``)
+        "weight_err_measure": measure,
+        "weight_err_limit": limit,
         "checks": ["input", "image_scale_bias", "outputs", "labels", "weights_dtype", "ops", "metadata", "weights"],
     }
 
 
-def _op_failures(ops: dict[str, int], activation: str) -> list[str]:
+def _scheme(meta: dict[str, str], precision: str) -> str | None:
+    """The compression scheme an int8 package was written with (its metadata says ``int8 (scheme)``)."""
+    if precision != "int8":
+        return None
+    text = meta.get("precision", "")
+    scheme = text[text.find("(") + 1 : text.find(")")] if "(" in text else ""
+    if scheme not in _COMPRESSED_TOL:
+        raise ToolkitError(f"int8 Core ML package without a known compression scheme in its metadata ({text!r})")
+    return scheme
+
+
+def _op_failures(ops: dict[str, int], activation: str, compressed: bool = False) -> list[str]:
     out = []
-    unexpected = sorted(set(ops) - _ALLOWED_OPS)
+    unexpected = sorted(set(ops) - _ALLOWED_OPS - (_DECODE_OPS if compressed else set()))
     if unexpected:
         out.append(f"unexpected ops {unexpected}")
+    decoded = sum(ops.get(op, 0) for op in _DECODE_OPS)
+    if compressed and decoded != 28:
+        out.append(f"{decoded} compressed weight tensors, expected 28 (27 conv + the classifier)")
     act = "clip" if activation == "relu6" else "relu"
     counts = {"conv": ops.get("conv", 0), "linear/matmul": ops.get("linear", 0) + ops.get("matmul", 0),
               act: ops.get(act, 0), "softmax": ops.get("softmax", 0), "classify": ops.get("classify", 0)}  # fmt: skip
@@ -273,11 +306,23 @@ def _op_failures(ops: dict[str, int], activation: str) -> list[str]:
     return out
 
 
-def _weight_error(path: Path, model: torch.nn.Module) -> float:
-    """Largest relative difference between stored conv/linear weights and the BN-folded torch ones."""
+def _weight_error(path: Path, model: torch.nn.Module, measure: str = "max", decompress: bool = False) -> float:
+    """Largest relative difference (``max``: per weight; ``rms``: per tensor) between stored conv/linear
+    weights, decoded first when compressed, and the BN-folded torch ones."""
     from toolkit.runtimes.coreml import stored_weights
 
-    stored = stored_weights(path)
+    if decompress:
+        import tempfile
+
+        import coremltools as ct
+        import coremltools.optimize.coreml as cto
+
+        with tempfile.TemporaryDirectory() as d:
+            plain = Path(d) / "decoded.mlpackage"
+            cto.decompress_weights(ct.models.MLModel(str(path), skip_model_load=True)).save(str(plain))
+            stored = stored_weights(plain)
+    else:
+        stored = stored_weights(path)
     expected = _folded_weights(model)
     if len(stored) != len(expected):
         return math.inf
@@ -286,7 +331,11 @@ def _weight_error(path: Path, model: torch.nn.Module) -> float:
         for g, w in zip(got, want, strict=True):
             if g.shape != w.shape:
                 return math.inf
-            worst = max(worst, float(np.max(np.abs(g - w)) / max(float(np.max(np.abs(w))), 1e-12)))
+            if measure == "rms":
+                err = float(np.sqrt(np.mean((g - w) ** 2)) / max(float(np.sqrt(np.mean(w**2))), 1e-12))
+            else:
+                err = float(np.max(np.abs(g - w)) / max(float(np.max(np.abs(w))), 1e-12))
+            worst = max(worst, err)
     return worst
 
 

@@ -15,12 +15,12 @@ import torch
 
 from toolkit._deps import require
 from toolkit.errors import ToolkitError
-from toolkit.export.base import ExportConfig
+from toolkit.export.base import QUANT_OPTION_KEYS, ExportConfig
 from toolkit.runtimes.base import Runner
 
 require("executorch")
 
-__all__ = ["EXPORTER", "ExecuTorchExporter", "count_delegation", "lower_to_xnnpack"]
+__all__ = ["EXPORTER", "ExecuTorchExporter", "count_delegation", "lower_program", "lower_to_xnnpack"]
 
 _SKIP = {"getitem", "executorch_call_delegate"}  # plumbing, not model ops
 
@@ -61,21 +61,29 @@ def count_delegation(edge: Any) -> dict[str, Any]:
 
 def lower_to_xnnpack(model: torch.nn.Module, example: torch.Tensor) -> tuple[bytes, dict[str, Any]]:
     """The plain ExecuTorch reference path (also the benchmark baseline): bytes of the .pte and op counts."""
+    return lower_program(torch.export.export(model, (example,)))
+
+
+def lower_program(exported: torch.export.ExportedProgram) -> tuple[bytes, dict[str, Any]]:
+    """``to_edge_transform_and_lower`` with the XNNPACK partitioner: (.pte bytes, delegation counts)."""
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
 
-    exported = torch.export.export(model, (example,))
     edge = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
     counts = count_delegation(edge)
     return edge.to_executorch().buffer, counts
 
 
 class ExecuTorchExporter:
-    """``.pte`` for the XNNPACK delegate; fp16 keeps fp16 inputs/outputs so no cast runs outside XNNPACK."""
+    """``.pte`` for the XNNPACK delegate.
+
+    fp16 keeps fp16 inputs/outputs so no cast runs outside XNNPACK; int8 is PT2E static (or dynamic) int8
+    from :mod:`quantization`, pad-free by default, with float I/O quantized inside the delegate.
+    """
 
     target = "executorch"
     extension = ".pte"
-    precisions = ("fp32", "fp16")
+    precisions = ("fp32", "fp16", "int8")
     natural_precision = "fp32"
     runtime = "executorch"
 
@@ -85,14 +93,28 @@ class ExecuTorchExporter:
         return {"executorch": package_version("executorch") or "unknown"}
 
     def cache_options(self, cfg: ExportConfig) -> dict[str, Any]:
-        return dict(cfg.options)  # layout, dynamic batch and deployment target do not apply
+        # layout, dynamic batch and deployment target do not apply; the pipeline keys int8's options itself
+        return {k: v for k, v in cfg.options.items() if k not in QUANT_OPTION_KEYS and k != "qat_program"}
 
     def export(
         self, model: torch.nn.Module, example: torch.Tensor, cfg: ExportConfig, out_path: Path, precision: str
     ) -> dict[str, Any]:
-        if precision == "fp16":
-            model, example = copy.deepcopy(model).half(), example.half()
-        buffer, counts = lower_to_xnnpack(model, example)
+        quant = None
+        if precision == "int8":
+            from quantization import hooks
+
+            program = cfg.options.get("qat_program")  # already int8 (toolkit train --qat): lower it as is
+            if program is None:
+                cal, qcfg = hooks.prepare(model, self.target, cfg.options)
+                program = hooks.xnnpack_program(model, example, cal, qcfg)
+            else:
+                cal, qcfg = None, hooks.config(self.target, cfg.options)
+            buffer, counts = lower_program(program)
+            quant = hooks.record(qcfg, cal) | ({"qat": True} if "qat_program" in cfg.options else {})
+        else:
+            if precision == "fp16":
+                model, example = copy.deepcopy(model).half(), example.half()
+            buffer, counts = lower_to_xnnpack(model, example)
         if counts["non_delegated"] or counts["delegate_calls"] == 0:
             raise ToolkitError(
                 f"XNNPACK did not take every op: {counts['delegated_ops']}/{counts['total_ops']} delegated, "
@@ -100,8 +122,11 @@ class ExecuTorchExporter:
             )
         out_path.write_bytes(buffer)
         dtype = "float16" if precision == "fp16" else "float32"
-        return {"delegate": "xnnpack", "input_dtype": dtype, "output_dtype": dtype, **counts,
-                "runtime_version": self.tool_versions()["executorch"]}  # fmt: skip
+        extras = {"delegate": "xnnpack", "input_dtype": dtype, "output_dtype": dtype, **counts,
+                  "runtime_version": self.tool_versions()["executorch"]}  # fmt: skip
+        if quant is not None:
+            extras["quantization"] = quant
+        return extras
 
     def open(self, path: Path, threads: int = 0) -> Runner:
         from toolkit.runtimes.executorch import open_runner

@@ -41,7 +41,16 @@ __all__ = [
 
 MANIFEST_VERSION = 1
 # Keys an exporter's extras may set at the manifest's top level; the rest go under "backend".
-RESERVED_EXTRAS = ("input_layout", "input_shape", "input_dtype", "delegate", "runtime_version")
+RESERVED_EXTRAS = (
+    "input_layout",
+    "input_shape",
+    "input_dtype",
+    "delegate",
+    "runtime_version",
+    "quantization",
+    "input_quantization",
+    "output_quantization",
+)
 
 
 def package_version(dist: str) -> str | None:
@@ -102,8 +111,13 @@ def _options(exporter: Exporter, cfg: ExportConfig) -> dict[str, Any]:
     }
 
 
-def cache_key(model: torch.nn.Module, exporter: Exporter, cfg: ExportConfig, precision: str) -> str:
-    """Everything that changes the artifact's bytes: weights, variant, classes, target, options, versions."""
+def cache_key(
+    model: torch.nn.Module, exporter: Exporter, cfg: ExportConfig, precision: str, quantization: Any = None
+) -> str:
+    """Everything that changes the artifact's bytes: weights, variant, classes, target, options, versions.
+
+    ``quantization`` is the int8 recipe and its data fingerprints (:func:`quantization.hooks.cache_options`).
+    """
     labels = "\n".join(getattr(model, "class_names", None) or [])
     key = {
         "weights": state_sha256(model),
@@ -118,6 +132,8 @@ def cache_key(model: torch.nn.Module, exporter: Exporter, cfg: ExportConfig, pre
         "options": _options(exporter, cfg),
         "versions": tool_versions(exporter),
     }
+    if quantization is not None:
+        key["quantization"] = quantization
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -187,8 +203,9 @@ def build_manifest(
             "layout": layout,
             "dtype": extras.get("input_dtype", "float32"),
             "color": "RGB",
+            **_io_quantization(extras, "input"),
         },
-        "output": {"shape": [1, model.num_classes], "kind": "logits"},
+        "output": {"shape": [1, model.num_classes], "kind": "logits", **_io_quantization(extras, "output")},
         "preprocessing": prep.to_dict(),
         "labels_file": labels_path(final).name,
         "weights": weights,
@@ -201,6 +218,7 @@ def build_manifest(
         "versions": versions,
         "options": _options(exporter, cfg),
         "backend": {k: v for k, v in extras.items() if k not in RESERVED_EXTRAS},
+        "quantization": extras.get("quantization"),
         "parity": parity,
         "warnings": warnings,
         "cache_key": key,
@@ -208,6 +226,12 @@ def build_manifest(
         "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     return json.loads(json.dumps(manifest, allow_nan=False))  # exactly what a reader gets back (lists, not tuples)
+
+
+def _io_quantization(extras: dict[str, Any], side: str) -> dict[str, Any]:
+    """``{"quantization": {scale, zero_point}}`` for an integer input/output (TFLite full-integer), else {}."""
+    q = extras.get(f"{side}_quantization")
+    return {"quantization": q} if q else {}
 
 
 def atomic_write_text(path: Path, text: str) -> None:

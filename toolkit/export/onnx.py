@@ -27,11 +27,15 @@ DEFAULT_OPSET = 18  # torch.onnx's dynamo exporter's native opset: no version-co
 
 
 class OnnxExporter:
-    """fp32 ONNX; ``options={"opset": N}`` picks the opset, ``dynamic_batch`` a symbolic batch axis."""
+    """ONNX; ``options={"opset": N}`` picks the opset, ``dynamic_batch`` a symbolic batch axis.
+
+    int8 is ONNX Runtime's own quantization of the fp32 export (static QDQ per-channel, or dynamic), see
+    :mod:`quantization.onnx`; the pads stay folded into Conv ``pads`` as in fp32.
+    """
 
     target = "onnx"
     extension = ".onnx"
-    precisions = ("fp32",)
+    precisions = ("fp32", "int8")
     natural_precision = "fp32"
     runtime = "onnxruntime"
 
@@ -57,17 +61,21 @@ class OnnxExporter:
 
         from toolkit.export.manifest import package_version
 
-        opset = self._opset(cfg)
-        dynamic = {"x": {0: torch.export.Dim("batch", min=1, max=1024)}} if cfg.dynamic_batch else None
-        try:
-            program = torch.onnx.export(
-                model, (example,), dynamo=True, external_data=False, opset_version=opset,
-                input_names=["x"], output_names=["logits"], dynamic_shapes=dynamic, verbose=False,
-            )  # fmt: skip
-            program.optimize()
-            program.save(str(out_path), external_data=False)
-        except Exception as e:  # torch.onnx wraps every failure in its own types; keep one line
-            raise ToolkitError(f"ONNX export failed: {type(e).__name__}: {str(e).splitlines()[0]}") from e
+        quant = None
+        if precision == "int8":
+            from quantization import hooks
+            from quantization.onnx import quantize_onnx
+
+            cal, qcfg = hooks.prepare(model, self.target, cfg.options)
+            fp32 = out_path.with_name(f"{out_path.stem}.fp32{out_path.suffix}")
+            try:
+                self._export_fp32(hooks.model_for(model, qcfg), example, cfg, fp32)
+                quantize_onnx(fp32, out_path, cal, qcfg)
+            finally:
+                fp32.unlink(missing_ok=True)
+            quant = hooks.record(qcfg, cal)
+        else:
+            self._export_fp32(model, example, cfg, out_path)
         proto = onnx.load(str(out_path))
         try:
             onnx.checker.check_model(proto, full_check=True)
@@ -75,10 +83,26 @@ class OnnxExporter:
             raise ToolkitError(f"onnx.checker rejected the export: {str(e).splitlines()[0]}") from None
         ops = Counter(node.op_type for node in proto.graph.node)
         opset_found = max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
-        return {"opset": opset_found, "ops_by_type": dict(sorted(ops.items())), "total_ops": sum(ops.values()),
-                "dynamic_batch": cfg.dynamic_batch, "input_name": "x", "output_name": "logits",
-                "runtime_version": package_version("onnxruntime"),
-                "input_shape": ["N" if cfg.dynamic_batch else 1, 3, model.resolution, model.resolution]}  # fmt: skip
+        extras = {"opset": opset_found, "ops_by_type": dict(sorted(ops.items())), "total_ops": sum(ops.values()),
+                  "dynamic_batch": cfg.dynamic_batch, "input_name": proto.graph.input[0].name,
+                  "output_name": proto.graph.output[0].name, "runtime_version": package_version("onnxruntime"),
+                  "input_shape": ["N" if cfg.dynamic_batch else 1, 3, model.resolution, model.resolution]}  # fmt: skip
+        if quant is not None:
+            extras["quantization"] = quant
+        return extras
+
+    def _export_fp32(self, model: torch.nn.Module, example: torch.Tensor, cfg: ExportConfig, path: Path) -> None:
+        """The dynamo export into one self-contained file (input ``x``, output ``logits``)."""
+        dynamic = {"x": {0: torch.export.Dim("batch", min=1, max=1024)}} if cfg.dynamic_batch else None
+        try:
+            program = torch.onnx.export(
+                model, (example,), dynamo=True, external_data=False, opset_version=self._opset(cfg),
+                input_names=["x"], output_names=["logits"], dynamic_shapes=dynamic, verbose=False,
+            )  # fmt: skip
+            program.optimize()
+            program.save(str(path), external_data=False)
+        except Exception as e:  # torch.onnx wraps every failure in its own types; keep one line
+            raise ToolkitError(f"ONNX export failed: {type(e).__name__}: {str(e).splitlines()[0]}") from e
 
     def open(self, path: Path, threads: int = 0) -> Runner:
         from toolkit.runtimes.onnxruntime import open_runner

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from toolkit._deps import require
@@ -44,7 +45,7 @@ class TFLiteExporter:
 
     target = "tflite"
     extension = ".tflite"
-    precisions = ("fp32", "fp16")
+    precisions = ("fp32", "fp16", "int8")
     natural_precision = "fp32"
     runtime = "tflite"
 
@@ -52,7 +53,7 @@ class TFLiteExporter:
         return {name: package_version(name) for name in ("litert-torch", "ai-edge-litert", "ai-edge-quantizer")}
 
     def cache_options(self, cfg: ExportConfig) -> dict[str, Any]:
-        return {"layout": cfg.layout}
+        return {"layout": cfg.layout}  # the pipeline keys int8's options itself
 
     def export(
         self, model: torch.nn.Module, example: torch.Tensor, cfg: ExportConfig, out_path: Path, precision: str
@@ -64,10 +65,14 @@ class TFLiteExporter:
         from toolkit.runtimes.tflite import op_counts
 
         nhwc = cfg.layout == "nhwc"
-        module = (NHWCInput(model) if nhwc else model).eval()
         sample = example.permute(0, 2, 3, 1).contiguous() if nhwc else example
-        with torch.no_grad(), _quiet_litert():
-            data = litert_torch.convert(module, (sample,)).model_content()
+        quant = None
+        if precision == "int8":
+            data, quant = self._int8(model, example, sample, cfg)
+        else:
+            module = (NHWCInput(model) if nhwc else model).eval()
+            with torch.no_grad(), _quiet_litert():
+                data = litert_torch.convert(module, (sample,)).model_content()
         if precision == "fp16":
             data = _fp16_weights(data)
         _write(out_path, data)
@@ -76,7 +81,9 @@ class TFLiteExporter:
         missing = {k: (ops.get(k, 0), v) for k, v in expected.items() if ops.get(k, 0) != v}
         if missing:
             raise ToolkitError(f"unexpected TFLite graph: (found, expected) op counts {missing}; ops {ops}")
+        io = _io_quantization(out_path)
         return {
+            **io,
             "input_layout": cfg.layout,
             "input_shape": list(sample.shape),
             "delegate": "xnnpack",
@@ -85,14 +92,54 @@ class TFLiteExporter:
             "op_total": sum(ops.values()),
             "pad_ops": ops.get("PAD", 0) + ops.get("PADV2", 0),
             "transpose_ops": ops.get("TRANSPOSE", 0),
-            "weights_dtype": "float16" if precision == "fp16" else "float32",
+            "weights_dtype": {"fp16": "float16", "int8": "int8"}.get(precision, "float32"),
             "labels": "sidecar",  # <artifact>.labels.txt, named in the manifest's labels_file
+            **({"quantization": quant} if quant is not None else {}),
         }
+
+    def _int8(
+        self, model: torch.nn.Module, example: torch.Tensor, sample: torch.Tensor, cfg: ExportConfig
+    ) -> tuple[bytes, dict[str, Any]]:
+        """PT2E-quantize the (pad-free) NCHW graph, then let litert-torch take NHWC at the edges if asked."""
+        import litert_torch
+
+        from quantization import hooks
+        from quantization.tflite import prepare_for_litert
+
+        cal, qcfg = hooks.prepare(model, self.target, cfg.options)
+        module, quant_config = prepare_for_litert(hooks.model_for(model, qcfg), example, cal, qcfg)
+        if cfg.layout == "nhwc":
+            module = litert_torch.to_channel_last_io(module, args=[0])
+        try:
+            with torch.no_grad(), _quiet_litert():
+                data = litert_torch.convert(module, (sample,), quant_config=quant_config).model_content()
+        except Exception as e:  # the converter raises many unrelated types; keep one line
+            first = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
+            raise ToolkitError(f"TFLite {qcfg.scheme} conversion failed: {first}") from e
+        return data, hooks.record(qcfg, cal)
 
     def open(self, path: Path, threads: int = 0) -> Runner:
         from toolkit.runtimes.tflite import open_runner
 
         return open_runner(path, threads=threads)
+
+
+def _io_quantization(path: Path) -> dict[str, Any]:
+    """Full-integer models take and give int8: the dtype and (scale, zero point) an app must apply.
+
+    litert-torch's PT2E path folds the first QUANTIZE and last DEQUANTIZE into the graph's I/O, which
+    is the fastest contract (an app turns a uint8 pixel into int8 with one subtraction) but not a float one.
+    """
+    from toolkit.runtimes.tflite import interpreter_module
+
+    interp = interpreter_module()[0].Interpreter(model_path=str(path))
+    (inp,), (out,) = interp.get_input_details(), interp.get_output_details()
+    extras: dict[str, Any] = {"input_dtype": np.dtype(inp["dtype"]).name, "output_dtype": np.dtype(out["dtype"]).name}
+    for key, d in (("input_quantization", inp), ("output_quantization", out)):
+        scale, zero_point = d["quantization"]
+        if np.dtype(d["dtype"]).kind in "iu" and scale:
+            extras[key] = {"scale": float(scale), "zero_point": int(zero_point)}
+    return extras
 
 
 @contextlib.contextmanager

@@ -58,17 +58,40 @@ class TFLiteRunner:
         self.input_dtype = np.dtype(self._inp["dtype"])
 
     def run(self, inputs: np.ndarray) -> np.ndarray:
-        """One inference; the batch must match the static input shape (1, ...)."""
-        x = np.ascontiguousarray(inputs, dtype=self.input_dtype)
+        """One inference on float inputs; the batch must match the static input shape (1, ...).
+
+        A full-integer model (int8 I/O) gets its input quantized and its output dequantized with the
+        tensors' own (scale, zero point), exactly as an app must do, so callers always see float logits.
+        """
+        x = np.asarray(inputs)
         if tuple(x.shape) != self.input_shape:
             raise UsageError(f"{self.path.name} expects input shape {list(self.input_shape)}, got {list(x.shape)}")
-        self._interp.set_tensor(self._inp["index"], x)
+        self._interp.set_tensor(self._inp["index"], _to_tensor(x, self._inp))
         self._interp.invoke()
         # copy: the interpreter reuses its output buffer on the next invoke
-        return np.array(self._interp.get_tensor(self._out["index"]), dtype=np.float32)
+        return _from_tensor(self._interp.get_tensor(self._out["index"]), self._out)
 
     def close(self) -> None:
         self._interp = None  # type: ignore[assignment]
+
+
+def _to_tensor(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    """Float → the input tensor's dtype: ``round(x / scale) + zero_point`` saturated for integer tensors."""
+    dtype = np.dtype(detail["dtype"])
+    scale, zero_point = detail["quantization"]
+    if dtype.kind in "iu" and scale and x.dtype.kind == "f":
+        info = np.iinfo(dtype)
+        q = np.round(x.astype(np.float32) / np.float32(scale)) + zero_point
+        return np.ascontiguousarray(np.clip(q, info.min, info.max).astype(dtype))
+    return np.ascontiguousarray(x, dtype=dtype)
+
+
+def _from_tensor(t: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    """The output as float32: ``(q - zero_point) * scale`` for an integer tensor."""
+    scale, zero_point = detail["quantization"]
+    if np.dtype(detail["dtype"]).kind in "iu" and scale:
+        return (t.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)
+    return np.array(t, dtype=np.float32)
 
 
 def open_runner(path: str | Path, threads: int = 0) -> TFLiteRunner:
