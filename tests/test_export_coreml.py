@@ -33,12 +33,15 @@ def _export(alpha: float, resolution: int, precision: str | None = None, target:
 
 def test_tiny_fp16_export_spec():
     from tests._export_helpers import model
+    from toolkit.export.manifest import validate_manifest
     from toolkit.runtimes.coreml import spec_summary
 
     res = _export(0.25, 64)  # natural precision: fp16
     assert res.path.name == "mobilenet_v1-a0.25-r64-coreml-fp16.mlpackage" and res.path.is_dir()
     m = res.manifest
     assert m["precision"] == "fp16" and m["input"]["layout"] == "image" and m["input"]["dtype"] == "uint8"
+    assert m["output"]["kind"] == "probabilities" and "output_kind" not in m["backend"]  # a classifier's softmax
+    validate_manifest(m)
     s = spec_summary(res.path)
     assert s["inputs"] == [{"name": "image", "type": "imageType", "width": 64, "height": 64, "color_space": "RGB"}]
     prep = model(0.25, 64).preprocessing
@@ -107,8 +110,8 @@ def test_bad_deployment_target_or_precision_fails_before_writing(tmp_path):
     cfg = ExportConfig(target="coreml", output_dir=tmp_path, minimum_deployment_target="iOS9")
     with pytest.raises(UsageError, match="choose one of: iOS15"):
         export(model(0.25, 64), cfg, progress=False)
-    with pytest.raises(UsageError, match="coreml does not support precision 'int8'; choose one of: fp16, fp32"):
-        export(model(0.25, 64), dataclasses.replace(cfg, precision="int8"), progress=False)
+    with pytest.raises(UsageError, match="unknown precision 'int4'; choose one of: fp32, fp16, int8"):
+        export(model(0.25, 64), dataclasses.replace(cfg, precision="int4"), progress=False)
     assert not any(tmp_path.iterdir())
 
 
@@ -116,28 +119,52 @@ def test_bad_deployment_target_or_precision_fails_before_writing(tmp_path):
 def test_runner_is_unavailable_off_macos():
     from toolkit.export.coreml import EXPORTER
     from toolkit.runtimes import RuntimeUnavailableError
+    from toolkit.runtimes.coreml import CoreMLRunner
 
     with pytest.raises(RuntimeUnavailableError, match="only on macOS"):
         EXPORTER.open(_export(0.25, 64).path)
+    assert CoreMLRunner.output_kind == "probabilities"  # what verify and classify transform the reference for
+
+
+@pytest.mark.skipif(IS_MACOS, reason="on macOS Core ML predicts")
+def test_cli_compute_units_off_macos(capsys):
+    """predict: the one-line "no Core ML runtime" error; verify: the spec check; a bad unit name: exit 2."""
+    from toolkit.cli import main
+    from toolkit.data import sample_image_paths
+
+    path, photo = str(_export(0.25, 64).path), str(sample_image_paths()[0])
+    capsys.readouterr()
+    assert main(["predict", path, photo, "--compute-units", "cpu_and_ne"]) == 1
+    err = capsys.readouterr().err
+    assert "no Core ML runtime on Linux" in err and "internal error" not in err and "Traceback" not in err
+    assert main(["verify", path, "--compute-units", "cpu_only"]) == 0
+    out = capsys.readouterr().out
+    assert "spec check passed (no Core ML runtime on Linux" in out and "parity holds" in out
+    assert main(["verify", path, "--compute-units", "neural_engine"]) == 2
+    assert "choose one of: cpu_only, cpu_and_gpu, cpu_and_ne, all" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not IS_MACOS, reason="Core ML prediction needs macOS")
-def test_macos_prediction_matches_pytorch():
+@pytest.mark.parametrize(("precision", "units"), [("fp32", "cpu_only"), ("fp16", "all")])
+def test_macos_prediction_matches_pytorch(precision, units):
     from tests._export_helpers import model
     from toolkit.data import sample_images
+    from toolkit.runtimes import softmax
     from toolkit.runtimes.coreml import open_runner
-    from toolkit.verify import reference_logits
+    from toolkit.verify import reference_logits, verify_runner
 
-    x = sample_images(64)
-    runner = open_runner(_export(0.25, 64, "fp32").path, compute_units="cpu_only")
+    x, m = sample_images(64), model(0.25, 64)
+    runner = open_runner(_export(0.25, 64, precision).path, compute_units=units)
     try:
         got = runner.run(x)
+        report = verify_runner(runner, "image", m, x, precision)
     finally:
         runner.close()
-    ref = reference_logits(model(0.25, 64), x)
-    ref_logp = ref - np.log(np.exp(ref - ref.max(1, keepdims=True)).sum(1, keepdims=True)) - ref.max(1, keepdims=True)
-    assert (got.argmax(1) == ref.argmax(1)).all()
-    assert np.abs(got - ref_logp).max() <= 1e-3 * np.ptp(ref)
+    probs = softmax(reference_logits(m, x))
+    assert got.shape == probs.shape and np.allclose(got.sum(1), 1, atol=1e-2)  # probabilities, not logits
+    assert report.output_kind == "probabilities" and report.passed, report.failures
+    if precision == "fp32":
+        assert (got.argmax(1) == probs.argmax(1)).all() and np.abs(got - probs).max() <= 1e-3 * np.ptp(probs)
 
 
 @pytest.mark.slow

@@ -52,13 +52,13 @@ def test_verify_artifact_rebuilds_the_model_from_the_manifest():
     assert report.passed and report.n_images == 6 and report.runtime == "executorch"
 
 
-def test_int8_is_not_an_executorch_float_precision(tmp_path):
+def test_unknown_precision_lists_the_valid_ones(tmp_path):
     from tests._export_helpers import model
     from toolkit.errors import UsageError
     from toolkit.export import ExportConfig, export
 
-    with pytest.raises(UsageError, match="choose one of: fp32, fp16"):
-        export(model(0.25, 64), ExportConfig(target="executorch", precision="int8", output_dir=tmp_path))
+    with pytest.raises(UsageError, match="choose one of: fp32, fp16, int8"):
+        export(model(0.25, 64), ExportConfig(target="executorch", precision="int4", output_dir=tmp_path))
     assert list(tmp_path.iterdir()) == []
 
 

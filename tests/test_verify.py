@@ -124,3 +124,97 @@ def test_verify_artifact_rebuilds_model_and_catches_the_wrong_one(tmp_path):
     for p in sample_image_paths()[:3]:
         (folder / p.name).write_bytes(p.read_bytes())
     assert verify_artifact(res.path, images=folder).n_images == 3
+
+
+class _ProbabilitiesRunner:
+    """A real ONNX Runtime runner whose outputs are turned into what a Core ML classifier returns.
+
+    Core ML cannot predict on Linux; this gives verify the same kind of output (the softmax of real
+    runtime logits, declared ``output_kind``) so its transformation of the reference is tested on real numbers.
+    """
+
+    def __init__(self, runner, kind: str = "probabilities", transform=softmax) -> None:
+        self._runner, self.output_kind, self._transform = runner, kind, transform
+        self.name, self.version = "onnxruntime+softmax", runner.version
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return self._transform(self._runner.run(x))
+
+    def close(self) -> None:
+        self._runner.close()
+
+
+@pytest.fixture(scope="module")
+def onnx_runner():
+    if not HAS_ONNXRUNTIME:
+        pytest.skip("onnxruntime not installed (pip install 'mobilenet-toolkit[onnx]')")
+    from tests._export_helpers import exported
+    from toolkit.runtimes import open_runner
+
+    runner = open_runner(exported("onnx", 0.25, 64).path, threads=1)
+    yield runner
+    runner.close()
+
+
+def test_probabilities_runner_is_compared_with_softmaxed_reference(onnx_runner):
+    from tests._export_helpers import model
+    from toolkit.data import sample_images
+    from toolkit.runtimes import log_softmax, run_batch
+    from toolkit.verify import reference_logits, verify_runner
+
+    x, m = sample_images(64), model(0.25, 64)
+    probs = _ProbabilitiesRunner(onnx_runner)
+    report = verify_runner(probs, "nchw", m, x, "fp32")
+    assert report.passed, report.failures
+    assert report.output_kind == "probabilities" and report.top1_agreement == 1.0 and report.max_rel_abs_err < 1e-4
+    assert report.logit_range <= 1.0 and "(on probabilities)" in report.summary()
+    # the same numbers against the untransformed logits would be a meaningless comparison: it fails
+    assert not compare(reference_logits(m, x), run_batch(probs, x, "nchw"), precision="fp32").passed
+    logp = verify_runner(_ProbabilitiesRunner(onnx_runner, "log_probabilities", log_softmax), "nchw", m, x, "fp32")
+    assert logp.passed and logp.output_kind == "log_probabilities"
+
+
+def test_runner_that_lies_about_its_output_kind_fails(onnx_runner):
+    from tests._export_helpers import model
+    from toolkit.data import sample_images
+    from toolkit.verify import verify_runner
+
+    lying = _ProbabilitiesRunner(onnx_runner, "probabilities", lambda z: z)  # says probabilities, gives logits
+    report = verify_runner(lying, "nchw", model(0.25, 64), sample_images(64), "fp32")
+    assert not report.passed and any("max abs error" in f for f in report.failures)
+    with pytest.raises(ValueError, match="unknown output kind 'scores'"):
+        verify_runner(_ProbabilitiesRunner(onnx_runner, "scores"), "nchw", model(0.25, 64), sample_images(64), "fp32")
+
+
+def test_probabilities_are_never_softmaxed_twice(logits):
+    from toolkit.runtimes import from_logits, log_softmax, to_probabilities
+
+    p = softmax(logits)
+    assert np.array_equal(to_probabilities(p, "probabilities"), p)
+    assert np.allclose(to_probabilities(logits, "logits"), p) and np.allclose(
+        to_probabilities(log_softmax(logits), "log_probabilities"), p, atol=1e-6
+    )
+    assert np.abs(softmax(p) - p).max() > 0.1 * p.max()  # a second softmax would flatten them visibly
+    assert np.array_equal(from_logits(logits, "logits"), logits) and np.allclose(
+        from_logits(logits, "probabilities"), p
+    )
+
+
+def test_compute_units_are_core_ml_only(onnx_runner, capsys):
+    from tests._export_helpers import exported
+    from toolkit.cli import main
+    from toolkit.data import sample_image_paths
+    from toolkit.errors import UsageError
+    from toolkit.runtimes import open_runner
+
+    path = exported("onnx", 0.25, 64).path
+    with pytest.raises(UsageError, match=r"compute units apply to Core ML \(.mlpackage\) artifacts only"):
+        open_runner(path, compute_units="cpu_only")
+    with pytest.raises(UsageError, match="unknown Core ML compute units 'gpu'; choose one of: cpu_only, cpu_and_gpu"):
+        open_runner(path, compute_units="gpu")
+    capsys.readouterr()
+    assert main(["predict", str(path), str(sample_image_paths()[0]), "--compute-units", "cpu_and_ne"]) == 2
+    assert main(["verify", str(path), "--compute-units", "all"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("artifacts only") == 2 and "Traceback" not in err
+    assert main(["predict", str(path), str(sample_image_paths()[0])]) == 0  # no option: as before

@@ -2,6 +2,9 @@
 
 One comparison helper (:func:`compare`) and one tolerance registry (:data:`TOLERANCES`), the
 ExecuTorch ``tolerance.py`` way: every threshold sits in a frozen table with the reason for its number.
+The reference is transformed the way the runner's output is (a Core ML classifier returns probabilities,
+so the PyTorch logits are softmaxed first), and fp16 is judged against what fp16 arithmetic can reach on
+the model at hand (:func:`fp16_reference_logits`, docs/export.md "fp16 parity").
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ __all__ = [
     "Tolerance",
     "check_parity",
     "compare",
+    "fp16_reference_logits",
     "get_tolerance",
     "load_images",
     "rebuild_model",
@@ -42,6 +46,11 @@ class Tolerance:
     max_rel_abs_err: float | None = None  # max |Δlogit| / (max logit - min logit) over the batch
     min_cosine: float | None = None  # per-image cosine similarity, worst image
     min_top5_overlap: float | None = None
+    # An artifact missing ``min_cosine`` still passes if its relative L2 error is at most this many times
+    # the model's own fp16 evaluation's (fp16_reference_logits) and its worst cosine is at least
+    # ``min_cosine_relative``: the bar is then what fp16 arithmetic can reach on this model, never stricter.
+    max_err_vs_fp16_reference: float | None = None
+    min_cosine_relative: float | None = None
 
 
 TOLERANCES: dict[str, Tolerance] = {
@@ -51,7 +60,17 @@ TOLERANCES: dict[str, Tolerance] = {
     "fp32": Tolerance(min_top1_agreement=1.0, max_rel_abs_err=1e-3),
     # fp16 has an 11-bit mantissa (~5e-4 relative per op) compounded over 28 layers: logits drift by
     # ~1% of their range, so only the direction is gated; 0.999 cosine ≈ 4.5% relative error at most.
-    "fp16": Tolerance(min_cosine=0.999),
+    # But a random-weights network amplifies rounding ~1.2x per layer (5e-4 per layer grows to 0.09 at the
+    # logits of 0.25-64), so PyTorch's own fp16 evaluation of it reaches only cosine 0.993 (rounding the input
+    # photo alone: 0.9988) and no fp16 artifact can pass 0.999. So an artifact below 0.999 passes if its error
+    # is ≤ 3x PyTorch's fp16 error (XNNPACK fp16 measured 1.15-1.65x: it folds BatchNorm in fp16; 3 leaves
+    # room for kernels that accumulate in fp16) with cosine ≥ 0.9: other weights, a channel pair swapped in
+    # block 6 or BGR input give errors of 44-150% and fail. Trained models are far inside 0.999 (digits:
+    # PyTorch fp16 0.99999, error 0.1%, so 3x that is stricter than 0.999 and opens nothing).
+    # On probabilities (Core ML; the reference is softmaxed too) the same numbers hold: fp32's 1e-3 of the
+    # probability range bounds the likely classes' logit error at ~1e-3 nats (Δp ≈ p·Δz), and fp16's cosine
+    # 0.999 keeps their probabilities within ~4.5%.
+    "fp16": Tolerance(min_cosine=0.999, max_err_vs_fp16_reference=3.0, min_cosine_relative=0.9),
     # int8 (static, per-channel weights, per-tensor activations): the export gate only catches a broken
     # artifact (wrong layout, scale or weights give cosine near 0); the accuracy bars of issue 6 (agreement
     # ≥ 97%, top-1 within 1 pt on held-out data) are measured and recorded by quantization.hooks.measure.
@@ -79,7 +98,11 @@ def get_tolerance(precision: str) -> Tolerance:
 
 @dataclass
 class ParityReport:
-    """Agreement between reference and artifact logits. Figures are None for a static spec check."""
+    """Agreement between reference and artifact outputs. Figures are None for a static spec check.
+
+    The outputs are logits, or what the runner returns instead (``output_kind``: Core ML's classifier gives
+    probabilities, compared with softmax(PyTorch logits)); ``logit_range`` is then the range of those.
+    """
 
     precision: str | None
     n_images: int
@@ -95,6 +118,8 @@ class ParityReport:
     method: str = "runtime"  # "runtime" (ran the artifact) or "spec_check" (no runtime on this OS)
     runtime: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    output_kind: str = "logits"  # what was compared: logits, probabilities or log_probabilities
+    rel_err: float | None = None  # ‖artifact - reference‖ / ‖reference‖ over the whole batch
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,11 +127,18 @@ class ParityReport:
     def summary(self) -> str:
         """One line for the CLI."""
         if self.method == "spec_check":
-            return f"spec check {'passed' if self.passed else 'FAILED'} (no {self.runtime or ''} runtime here)"
-        return (
+            why = self.details.get("no_runtime") or f"no {self.runtime or ''} runtime here"
+            return f"spec check {'passed' if self.passed else 'FAILED'} ({why})"
+        kind = "" if self.output_kind == "logits" else f" (on {self.output_kind.replace('_', '-')})"
+        line = (
             f"top-1 {self.top1_agreement:.0%}, top-5 overlap {self.top5_overlap:.0%}, cosine {self.cosine:.6f}, "
-            f"max err {self.max_rel_abs_err:.1e} of range, SNR {self.snr_db:.1f} dB on {self.n_images} images"
+            f"max err {self.max_rel_abs_err:.1e} of range, SNR {self.snr_db:.1f} dB on {self.n_images} images{kind}"
         )
+        ref16 = self.details.get("fp16_reference")
+        if ref16:
+            line += (f"; below the cosine bar, so judged against PyTorch's own fp16 (cosine {ref16['cosine']:.6f}):"
+                     f" error {ref16['ratio']:.2f}x its error (allowed {ref16['max_ratio']:g}x)")  # fmt: skip
+        return line
 
 
 def compare(
@@ -115,10 +147,14 @@ def compare(
     *,
     tolerance: Tolerance | str | None = None,
     precision: str | None = None,
+    fp16_reference: np.ndarray | None = None,
 ) -> ParityReport:
-    """Compare two (N, classes) logit arrays; gate them on ``tolerance`` (a Tolerance or a precision).
+    """Compare two (N, classes) output arrays; gate them on ``tolerance`` (a Tolerance or a precision).
 
     With neither ``tolerance`` nor ``precision`` the report just measures (``passed`` stays True).
+    ``fp16_reference`` (the model's own fp16 outputs, :func:`fp16_reference_logits`, transformed like the
+    others) lets a tolerance with ``max_err_vs_fp16_reference`` judge a model that fp16 itself cannot
+    keep within ``min_cosine``.
     """
     ref = np.asarray(reference_logits, dtype=np.float64).reshape(len(reference_logits), -1)
     art = np.asarray(artifact_logits, dtype=np.float64).reshape(len(artifact_logits), -1)
@@ -130,6 +166,7 @@ def compare(
     norms = np.linalg.norm(ref, axis=1) * np.linalg.norm(art, axis=1)
     cos = np.where(norms > 0, np.sum(ref * art, axis=1) / np.maximum(norms, 1e-300), 1.0)
     diff = ref - art
+    ref_norm = float(np.linalg.norm(ref))
     max_abs = float(np.max(np.abs(diff)))
     span = float(ref.max() - ref.min())
     noise = float(np.sum(diff**2))
@@ -144,13 +181,24 @@ def compare(
         logit_range=span,
         max_rel_abs_err=max_abs / span if span > 0 else max_abs,
         snr_db=float(snr),
+        rel_err=float(np.linalg.norm(diff)) / ref_norm if ref_norm > 0 else float(np.linalg.norm(diff)),
     )
     if isinstance(tolerance, str) or (tolerance is None and precision is not None):
         tolerance = get_tolerance(tolerance if isinstance(tolerance, str) else precision)
     if tolerance is not None:
+        if fp16_reference is not None and tolerance.max_err_vs_fp16_reference is not None:
+            report.details["fp16_reference"] = _fp16_bar(ref, fp16_reference, report, tolerance)
         report.failures = _failures(report, tolerance)
         report.passed = not report.failures
     return report
+
+
+def _fp16_bar(ref: np.ndarray, ref16: np.ndarray, r: ParityReport, t: Tolerance) -> dict[str, Any]:
+    """How far the model's own fp16 evaluation is from fp32, and the artifact's error relative to it."""
+    m = compare(ref, ref16)
+    ratio = r.rel_err / m.rel_err if m.rel_err > 0 else (0.0 if r.rel_err == 0 else math.inf)
+    limit = t.max_err_vs_fp16_reference
+    return {"cosine": m.cosine, "rel_err": m.rel_err, "ratio": min(ratio, 1e9), "max_ratio": limit}
 
 
 def _failures(r: ParityReport, t: Tolerance) -> list[str]:
@@ -160,10 +208,25 @@ def _failures(r: ParityReport, t: Tolerance) -> list[str]:
     if t.max_rel_abs_err is not None and r.max_rel_abs_err > t.max_rel_abs_err:
         out.append(f"max abs error {r.max_rel_abs_err:.2e} of the logit range > {t.max_rel_abs_err:.0e}")
     if t.min_cosine is not None and r.cosine < t.min_cosine:
-        out.append(f"cosine {r.cosine:.6f} < {t.min_cosine}")
+        out += _below_cosine(r, t)
     if t.min_top5_overlap is not None and r.top5_overlap < t.min_top5_overlap:
         out.append(f"top-5 overlap {r.top5_overlap:.2%} < {t.min_top5_overlap:.2%}")
     return out
+
+
+def _below_cosine(r: ParityReport, t: Tolerance) -> list[str]:
+    """Failures of an artifact under ``min_cosine``: none if the fp16-relative bar (when measured) holds."""
+    ref16 = r.details.get("fp16_reference")
+    if ref16 is None:
+        return [f"cosine {r.cosine:.6f} < {t.min_cosine}"]
+    floor = t.min_cosine_relative if t.min_cosine_relative is not None else -1.0
+    if r.rel_err <= ref16["max_ratio"] * ref16["rel_err"] and r.cosine >= floor:
+        return []
+    return [
+        f"cosine {r.cosine:.6f} < {t.min_cosine}, and its error {r.rel_err:.4f} is {ref16['ratio']:.2f}x PyTorch's "
+        f"own fp16 error {ref16['rel_err']:.4f} (cosine {ref16['cosine']:.6f}; allowed: ≤ {ref16['max_ratio']:g}x"
+        f" with cosine ≥ {floor:g})"
+    ]
 
 
 def check_parity(report: ParityReport, what: str) -> ParityReport:
@@ -179,6 +242,30 @@ def reference_logits(model: Any, images_nchw: np.ndarray) -> np.ndarray:
 
     with torch.no_grad():
         return model.eval()(torch.from_numpy(np.ascontiguousarray(images_nchw, np.float32))).numpy()
+
+
+def fp16_reference_logits(model: Any, images_nchw: np.ndarray) -> np.ndarray:
+    """The model evaluated as fp16 inference computes it: what fp16 itself costs on this model.
+
+    Weights, buffers, the input and every leaf module's output are rounded to fp16 and the arithmetic
+    runs in fp32 (fp16 storage, fp32 accumulation, like XNNPACK's x86 f16 kernels). It is as far from fp32
+    as ``model.half()`` on CPU (0.25-64: cosine 0.99289 both; the two differ by 0.7%, each from fp32 by
+    8.6%) at near fp32 speed: 5 s for 1.0-224 on the six photos, where ``.half()`` convolutions take 94 s.
+    """
+    import copy
+
+    import torch
+
+    emulated = copy.deepcopy(model).eval()
+    for t in [*emulated.parameters(), *emulated.buffers()]:
+        if t.is_floating_point():
+            t.data = t.data.half().float()
+    for module in emulated.modules():
+        if next(module.children(), None) is None:  # a leaf op: conv, BatchNorm, activation, pool, linear
+            module.register_forward_hook(lambda _m, _inputs, out: out.half().float())
+    x = torch.from_numpy(np.ascontiguousarray(images_nchw, np.float32)).half().float()
+    with torch.no_grad():
+        return emulated(x).numpy()
 
 
 def load_images(images: np.ndarray | str | Path | None, resolution: int, preprocessing: Any) -> np.ndarray:
@@ -199,11 +286,23 @@ def load_images(images: np.ndarray | str | Path | None, resolution: int, preproc
 
 
 def verify_runner(runner: Any, layout: str, model: Any, images_nchw: np.ndarray, precision: str) -> ParityReport:
-    """Run ``images_nchw`` through ``runner`` (in ``layout``) and the model; compare at ``precision``."""
-    from toolkit.runtimes import run_batch
+    """Run ``images_nchw`` through ``runner`` (in ``layout``) and the model; compare at ``precision``.
 
-    report = compare(reference_logits(model, images_nchw), run_batch(runner, images_nchw, layout), precision=precision)
+    The PyTorch logits are first turned into what the runner returns (its ``output_kind``: softmax for a
+    Core ML classifier's probabilities). When an fp16 artifact misses the absolute cosine bar, the
+    model's own fp16 evaluation decides whether fp16 could have met it (see :data:`TOLERANCES`).
+    """
+    from toolkit.runtimes import from_logits, output_kind, run_batch
+
+    kind = output_kind(runner)
+    ref = from_logits(reference_logits(model, images_nchw), kind)
+    out = run_batch(runner, images_nchw, layout)
+    report = compare(ref, out, precision=precision)
+    if not report.passed and get_tolerance(precision).max_err_vs_fp16_reference is not None:
+        ref16 = from_logits(fp16_reference_logits(model, images_nchw), kind)
+        report = compare(ref, out, precision=precision, fp16_reference=ref16)
     report.runtime = getattr(runner, "name", None)
+    report.output_kind = kind
     return report
 
 
@@ -236,11 +335,13 @@ def verify_artifact(
     images: np.ndarray | str | Path | None = None,
     *,
     threads: int = 0,
+    compute_units: str | None = None,
 ) -> ParityReport:
     """Re-check an artifact against PyTorch (the model is rebuilt from the manifest when not given).
 
     Where the format has no runtime on this OS (Core ML on Linux) the exporter's static spec check runs
     instead and the report says ``method="spec_check"``. The report is gated on the manifest's precision.
+    ``compute_units`` (Core ML only) picks the Core ML compute units; other formats reject it.
     """
     from toolkit.data import Preprocessing
     from toolkit.runtimes import RuntimeUnavailableError, open_runner, read_manifest
@@ -250,7 +351,7 @@ def verify_artifact(
     precision = manifest["precision"]
     model = model if model is not None else rebuild_model(manifest)
     try:
-        runner = open_runner(path, threads=threads)
+        runner = open_runner(path, threads=threads, compute_units=compute_units)
     except RuntimeUnavailableError as e:
         return spec_check(path, manifest["target"], model, precision, reason=str(e))
     try:
@@ -268,5 +369,5 @@ def spec_check(path: Path, target: str, model: Any, precision: str, reason: str 
     hook = getattr(get_exporter(target), "verify_without_runtime", None)
     if hook is None:
         raise ToolkitError(f"cannot verify {path.name} here: {reason}")
-    details = hook(path, model, precision)
+    details = {**hook(path, model, precision), **({"no_runtime": reason} if reason else {})}
     return ParityReport(precision=precision, n_images=0, method="spec_check", runtime=target, details=details)

@@ -80,11 +80,16 @@ def verify(
     artifact: Path = typer.Argument(..., help="An exported artifact with its manifest beside it."),
     images: Path = typer.Option(None, "--images", help="Folder of photos (default: bundled photos)."),
     threads: int = typer.Option(0, "--threads", help="Host runtime threads (0 = default)."),
+    compute_units: str = typer.Option(
+        None,
+        "--compute-units",
+        help="Core ML only: all, cpu_only, cpu_and_gpu or cpu_and_ne (default: all; fp32: cpu_and_gpu).",
+    ),
 ) -> None:
     """Re-check an artifact against the PyTorch model its manifest names."""
     from toolkit.verify import check_parity, verify_artifact
 
-    report = verify_artifact(artifact, images=images, threads=threads)
+    report = verify_artifact(artifact, images=images, threads=threads, compute_units=compute_units)
     console.print(f"{artifact.name}: {report.summary()}")
     check_parity(report, artifact.name)
     console.print("[green]parity holds[/]")
@@ -96,9 +101,19 @@ def predict(
     image: Path = typer.Argument(..., help="A photo (jpg, png, ...)."),
     top: int = typer.Option(5, "--top", help="How many classes to print."),
     threads: int = typer.Option(0, "--threads", help="Host runtime threads (0 = default)."),
+    compute_units: str = typer.Option(
+        None,
+        "--compute-units",
+        help="Core ML only: all, cpu_only, cpu_and_gpu or cpu_and_ne (default: all; fp32: cpu_and_gpu).",
+    ),
 ) -> None:
     """Classify one photo with the artifact's own runtime (preprocessing and labels from the manifest)."""
-    from toolkit.runtimes import classify
+    from toolkit.errors import ToolkitError
+    from toolkit.runtimes import RuntimeUnavailableError, classify
 
-    for rank, (label, prob) in enumerate(classify(artifact, image, top_k=top, threads=threads), 1):
+    try:
+        top_k = classify(artifact, image, top_k=top, threads=threads, compute_units=compute_units)
+    except RuntimeUnavailableError as e:  # Core ML off macOS: one line, not a traceback
+        raise ToolkitError(f"cannot run {artifact.name} here: {e}") from None
+    for rank, (label, prob) in enumerate(top_k, 1):
         console.print(f"{rank}. {prob:7.2%}  {label}", highlight=False)

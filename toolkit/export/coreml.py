@@ -148,6 +148,7 @@ class CoreMLExporter:
             "image_scale": scale,
             "image_bias": bias,
             "normalize_in_graph": in_graph,
+            "output_kind": "probabilities",  # ClassifierConfig: classLabel_probs is the softmax; no logits leave
             "outputs": {"label": "classLabel", "probabilities": "classLabel_probs"},
             "minimum_deployment_target": target.name,
             "spec_version": findings["spec_version"],

@@ -50,6 +50,7 @@ RESERVED_EXTRAS = (
     "quantization",
     "input_quantization",
     "output_quantization",
+    "output_kind",  # what the artifact outputs: "logits" (default) or "probabilities" (a Core ML classifier)
 )
 
 
@@ -205,7 +206,11 @@ def build_manifest(
             "color": "RGB",
             **_io_quantization(extras, "input"),
         },
-        "output": {"shape": [1, model.num_classes], "kind": "logits", **_io_quantization(extras, "output")},
+        "output": {
+            "shape": [1, model.num_classes],
+            "kind": extras.get("output_kind", "logits"),
+            **_io_quantization(extras, "output"),
+        },
         "preprocessing": prep.to_dict(),
         "labels_file": labels_path(final).name,
         "weights": weights,

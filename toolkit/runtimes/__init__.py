@@ -18,16 +18,21 @@ from toolkit.runtimes.base import Runner, RuntimeUnavailableError
 
 __all__ = [
     "LAYOUTS",
+    "OUTPUT_KINDS",
     "RUNNER_MODULES",
     "Runner",
     "RuntimeUnavailableError",
     "classify",
+    "from_logits",
+    "log_softmax",
     "manifest_path",
     "open_runner",
+    "output_kind",
     "read_manifest",
     "run_batch",
     "softmax",
     "to_layout",
+    "to_probabilities",
 ]
 
 # artifact extension → module defining `open_runner(path, threads) -> Runner`
@@ -38,18 +43,25 @@ RUNNER_MODULES: dict[str, str] = {
     ".mlpackage": "toolkit.runtimes.coreml",
 }
 LAYOUTS = ("nchw", "nhwc", "image")
+# What a runner's ``run`` returns, declared by its ``output_kind`` attribute (absent = "logits"): a Core ML
+# classifier only exposes its softmax, so its runner returns probabilities, not logits.
+OUTPUT_KINDS = ("logits", "probabilities", "log_probabilities")
 
 
-def open_runner(artifact: str | Path, threads: int = 0) -> Runner:
+def open_runner(artifact: str | Path, threads: int = 0, compute_units: str | None = None) -> Runner:
     """Load ``artifact`` in its host runtime; ``threads=0`` keeps the runtime's default.
 
-    Raises UsageError for an unknown extension or a missing file, MissingDependencyError when the
-    runtime is not installed, RuntimeUnavailableError where it cannot run on this OS.
+    ``compute_units`` (Core ML only: all, cpu_only, cpu_and_gpu, cpu_and_ne) picks where Core ML runs;
+    None keeps the runner's default. Raises UsageError for an unknown extension, a missing file or
+    compute units given for another format, MissingDependencyError when the runtime is not installed,
+    RuntimeUnavailableError where it cannot run on this OS.
     """
     path = Path(artifact)
     module = RUNNER_MODULES.get(path.suffix)
     if module is None:
         raise UsageError(f"{path.name}: unknown artifact type; expected one of {', '.join(RUNNER_MODULES)}")
+    if compute_units is not None:
+        _check_compute_units(compute_units, path)
     if not path.exists():
         raise UsageError(f"artifact not found: {path}")
     try:
@@ -58,7 +70,19 @@ def open_runner(artifact: str | Path, threads: int = 0) -> Runner:
         if e.name != module:
             raise
         raise RuntimeUnavailableError(f"no host runner for {path.suffix} artifacts in this install") from None
+    if compute_units is not None:
+        return runner_module.open_runner(path, threads=threads, compute_units=compute_units)
     return runner_module.open_runner(path, threads=threads)
+
+
+def _check_compute_units(units: str, path: Path) -> None:
+    """Valid names first (even where Core ML cannot run), then only for ``.mlpackage`` artifacts."""
+    from toolkit.runtimes.coreml import COMPUTE_UNITS  # light: coremltools is imported only to run
+
+    if units not in COMPUTE_UNITS:
+        raise UsageError(f"unknown Core ML compute units {units!r}; choose one of: {', '.join(COMPUTE_UNITS)}")
+    if path.suffix != ".mlpackage":
+        raise UsageError(f"compute units apply to Core ML (.mlpackage) artifacts only, not {path.name}")
 
 
 def manifest_path(artifact: str | Path) -> Path:
@@ -92,22 +116,65 @@ def to_layout(images_nchw: np.ndarray, layout: str) -> np.ndarray:
 
 
 def run_batch(runner: Runner, images_nchw: np.ndarray, layout: str, batch: int = 1) -> np.ndarray:
-    """Logits for every image, fed ``batch`` at a time (artifacts are exported with a static batch of 1)."""
+    """The runner's outputs (logits, or what its ``output_kind`` says) for every image, ``batch`` at a time.
+
+    Artifacts are exported with a static batch of 1.
+    """
     x = to_layout(images_nchw, layout)
     outs = [np.asarray(runner.run(x[i : i + batch]), dtype=np.float32) for i in range(0, len(x), batch)]
     return np.concatenate([o.reshape(o.shape[0], -1) for o in outs])
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
+    """Probabilities over the last axis (max subtracted first, so large logits cannot overflow)."""
     z = logits - logits.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def classify(artifact: str | Path, image: str | Path, top_k: int = 5, threads: int = 0) -> list[tuple[str, float]]:
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """log(softmax(logits)) without forming tiny probabilities first."""
+    z = logits - logits.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def output_kind(runner: Any) -> str:
+    """What ``runner.run`` returns: its ``output_kind`` attribute, "logits" when it declares none."""
+    kind = getattr(runner, "output_kind", "logits")
+    if kind not in OUTPUT_KINDS:
+        raise ValueError(f"runner {getattr(runner, 'name', runner)!r} declares unknown output kind {kind!r}")
+    return kind
+
+
+def from_logits(logits: np.ndarray, kind: str) -> np.ndarray:
+    """Logits turned into what a runner of output ``kind`` returns, so reference and artifact compare alike."""
+    if kind == "logits":
+        return logits
+    if kind == "probabilities":
+        return softmax(logits)
+    if kind == "log_probabilities":
+        return log_softmax(logits)
+    raise ValueError(f"unknown output kind {kind!r}; expected one of {', '.join(OUTPUT_KINDS)}")
+
+
+def to_probabilities(outputs: np.ndarray, kind: str) -> np.ndarray:
+    """Class probabilities from a runner's outputs of ``kind``; probabilities are never softmaxed twice."""
+    if kind == "logits":
+        return softmax(outputs)
+    if kind == "probabilities":
+        return outputs
+    if kind == "log_probabilities":
+        return np.exp(outputs)
+    raise ValueError(f"unknown output kind {kind!r}; expected one of {', '.join(OUTPUT_KINDS)}")
+
+
+def classify(
+    artifact: str | Path, image: str | Path, top_k: int = 5, threads: int = 0, compute_units: str | None = None
+) -> list[tuple[str, float]]:
     """Top-k (label, probability) for one photo, computed by the artifact's own runtime.
 
-    Preprocessing, resolution, layout and labels all come from the manifest, as an app would do it.
+    Preprocessing, resolution, layout and labels all come from the manifest, as an app would do it; a
+    runner that already returns probabilities (Core ML's classifier) is not softmaxed a second time.
     """
     from toolkit.data import Preprocessing, load_batch
 
@@ -119,9 +186,9 @@ def classify(artifact: str | Path, image: str | Path, top_k: int = 5, threads: i
     except (ValueError, FileNotFoundError) as e:
         raise UsageError(str(e)) from None
     labels = _labels(artifact, manifest)
-    runner = open_runner(artifact, threads=threads)
+    runner = open_runner(artifact, threads=threads, compute_units=compute_units)
     try:
-        probs = softmax(run_batch(runner, x, manifest["input"]["layout"]))[0]
+        probs = to_probabilities(run_batch(runner, x, manifest["input"]["layout"]), output_kind(runner))[0]
     finally:
         runner.close()
     order = np.argsort(-probs)[:top_k]

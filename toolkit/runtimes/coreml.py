@@ -8,6 +8,7 @@ outputs, labels, op types, weight dtypes), used by the exporter's static verific
 from __future__ import annotations
 
 import collections
+import platform
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,15 @@ class CoreMLRunner:
 
     ``run`` takes the normalized NCHW float batch every runner takes, turns it back into the RGB
     pixels the model's ImageType expects (exact: the scale/bias are read from the model itself) and
-    returns the log of the model's softmax probabilities in class order. Log-probabilities equal the
-    logits up to a per-image constant, so rankings and softmax match the reference exactly.
+    returns the classifier's own output, the softmax probabilities, in class order. They are not turned
+    into log-probabilities: an fp16 softmax flushes tail probabilities below ~6e-8 to 0, whose log would
+    be an arbitrary floor, while the probabilities themselves are exact to fp16 precision.
     """
 
     name = "coreml"
-    output_kind = "log_probabilities"  # verify should compare with log_softmax(reference logits)
+    # The package ends in ClassifierConfig (classLabel + classLabel_probs): no logits leave Core ML, so
+    # verify compares with softmax(reference logits) and classify does not softmax these again.
+    output_kind = "probabilities"
 
     def __init__(self, path: str | Path, compute_units: str | None = None) -> None:
         require("coremltools")
@@ -60,8 +64,7 @@ class CoreMLRunner:
         for x in np.asarray(inputs, dtype=np.float64):
             pixels = np.clip(np.rint((x - self._bias) / self._scale), 0, 255).astype(np.uint8)
             probs = self._model.predict({self._input: Image.fromarray(pixels.transpose(1, 2, 0), "RGB")})[self._probs]
-            p = np.array([probs[label] for label in self.labels], dtype=np.float64)
-            out.append(np.log(np.maximum(p, 1e-45)))
+            out.append([probs[label] for label in self.labels])
         return np.asarray(out, dtype=np.float32)
 
     def close(self) -> None:
@@ -69,10 +72,17 @@ class CoreMLRunner:
 
 
 def open_runner(path: str | Path, threads: int = 0, compute_units: str | None = None) -> CoreMLRunner:
-    """Load on macOS; elsewhere RuntimeUnavailableError. ``threads`` is ignored: Core ML schedules itself."""
+    """Load on macOS; elsewhere RuntimeUnavailableError. ``threads`` is ignored: Core ML schedules itself.
+
+    ``compute_units``: one of :data:`COMPUTE_UNITS` (``ct.ComputeUnit``); None = all for fp16 packages,
+    cpu_and_gpu for fp32 ones (the Neural Engine computes in fp16 only).
+    """
+    if compute_units is not None and compute_units not in COMPUTE_UNITS:
+        raise UsageError(f"unknown Core ML compute units {compute_units!r}; choose one of: {', '.join(COMPUTE_UNITS)}")
     if not IS_MACOS:
         raise RuntimeUnavailableError(
-            "Core ML models run only on macOS/iOS; on this OS the .mlpackage can be checked statically only"
+            f"no Core ML runtime on {platform.system() or 'this OS'}: Core ML models run only on macOS/iOS, "
+            "so toolkit verify checks an .mlpackage statically here"
         )
     return CoreMLRunner(path, compute_units=compute_units)
 
