@@ -1,14 +1,16 @@
 """TFLite int8 through litert-torch: PT2E full-integer (static), dynamic range, and fp16 weights.
 
 litert-torch converts a PT2E-quantized graph when it is told which quantizer made it (``QuantConfig``):
-static → full-integer kernels with float I/O (QUANTIZE/DEQUANTIZE at the ends), dynamic → weights int8
-with run-time activation quantization. fp16 uses litert-torch's fp16 recipe (ai-edge-quantizer).
+static → full-integer kernels with int8 I/O (litert-torch folds the first QUANTIZE and the last DEQUANTIZE
+into the graph's input and output; :func:`float_io` puts them back for a float contract), dynamic → weights
+int8 with run-time activation quantization. fp16 uses litert-torch's fp16 recipe (ai-edge-quantizer).
 
 Exporter hook (``toolkit/export/tflite.py``)::
 
     module, quant_config = quantization.tflite.prepare_for_litert(model, example, calibration, cfg)
     if layout == "nhwc": module = litert_torch.to_channel_last_io(module, args=[0])  # after quantizing
-    litert_torch.convert(module, (example_in_layout,), quant_config=quant_config).export(path)
+    data = litert_torch.convert(module, (example_in_layout,), quant_config=quant_config).model_content()
+    data = quantization.tflite.float_io(data)   # only if the app wants float I/O
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ import torch
 
 from quantization.calibration import CalibrationSet
 from quantization.config import QuantConfig
-from toolkit.errors import ToolkitError
+from toolkit.errors import ToolkitError, UsageError
 
-__all__ = ["convert_to_tflite", "litert_quant_config", "prepare_for_litert", "run_tflite"]
+__all__ = ["IO_TYPES", "convert_to_tflite", "float_io", "litert_quant_config", "prepare_for_litert", "run_tflite"]
+
+IO_TYPES = ("int8", "float")  # full-integer I/O contracts: what litert-torch writes, or float at the edges
 
 
 def _pt2e_quantizer(cfg: QuantConfig) -> Any:
@@ -89,39 +93,120 @@ def convert_to_tflite(
     cfg: QuantConfig,
     out_path: str | Path,
     layout: str = "nchw",
+    *,
+    io: str = "int8",
 ) -> Path:
-    """Quantize and convert in one call (what :func:`quantization.quantize` uses); writes ``out_path``."""
+    """Quantize and convert in one call (what :func:`quantization.quantize` uses); writes ``out_path``.
+
+    ``io`` is the full-integer model's I/O contract: ``"int8"`` (litert-torch folds the first QUANTIZE and
+    last DEQUANTIZE into the I/O; the app applies scale/zero point) or ``"float"`` (see :func:`float_io`).
+    """
     import litert_torch
 
+    if io not in IO_TYPES:
+        raise UsageError(f"TFLite io must be one of {', '.join(IO_TYPES)}, got {io!r}")
     module, quant_config = prepare_for_litert(model, example, calibration, cfg)
     sample = example
     if layout == "nhwc":
         module = litert_torch.to_channel_last_io(module, args=[0])
         sample = example.permute(0, 2, 3, 1).contiguous()
     try:
-        edge = litert_torch.convert(module, (sample,), quant_config=quant_config)
+        data = litert_torch.convert(module, (sample,), quant_config=quant_config).model_content()
     except Exception as e:  # the converter raises many unrelated types; report one line
         raise ToolkitError(f"TFLite conversion of the {cfg.scheme} model failed: {_first_line(e)}") from e
+    if io == "float" and cfg.scheme == "int8":
+        data = float_io(data)
     out_path = Path(out_path)
-    edge.export(str(out_path))
+    out_path.write_bytes(data)
     return out_path
 
 
-def run_tflite(path: str | Path, images: np.ndarray, layout: str = "nchw", threads: int = 2) -> np.ndarray:
-    """Logits of a .tflite on the LiteRT interpreter; ``images`` are NCHW, transposed for an NHWC model."""
-    from ai_edge_litert.interpreter import Interpreter
+def float_io(data: bytes) -> bytes:
+    """A full-integer .tflite with float32 I/O: QUANTIZE before the int8 input, DEQUANTIZE after the output.
 
-    interp = Interpreter(model_path=str(path), num_threads=threads)
-    interp.allocate_tensors()
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    logits = []
-    for i in range(len(images)):
-        x = images[i : i + 1]
-        x = x.transpose(0, 2, 3, 1) if layout == "nhwc" else x
-        interp.set_tensor(inp["index"], np.ascontiguousarray(x, dtype=np.float32))
-        interp.invoke()
-        logits.append(interp.get_tensor(out["index"]).reshape(1, -1).copy())
-    return np.concatenate(logits)
+    litert-torch always writes int8 I/O for a static PT2E graph and has no flag for float I/O (its
+    ``ConvertToTFLConfig`` exposes none), so the flatbuffer is edited the way TF's ``modify_model_interface``
+    does in the other direction: each integer graph input gets a float tensor and a QUANTIZE with the same
+    (scale, zero point) in front of it, each integer output a DEQUANTIZE behind it, and the signature is
+    pointed at the float tensors. The integer math inside is unchanged; XNNPACK runs both ops.
+
+    Raises ToolkitError for a model whose weights live outside the flatbuffer (> 2 GB layout).
+    """
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as fb
+
+    model = fb.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    if any(getattr(b, "offset", 0) > 1 for b in model.buffers or []):
+        raise ToolkitError("float I/O rewrite needs a .tflite whose weights are inside the flatbuffer")
+    sg = model.subgraphs[0]
+    renamed: dict[int, int] = {}
+    for pos, index in enumerate(sg.inputs):
+        new = _float_twin(model, sg, index, "input")
+        if new is not None:
+            sg.operators.insert(0, _op(fb, _opcode(fb, model, fb.BuiltinOperator.QUANTIZE), new, index))
+            sg.inputs[pos] = renamed[index] = new
+    for pos, index in enumerate(sg.outputs):
+        new = _float_twin(model, sg, index, "output")
+        if new is not None:
+            sg.operators.append(_op(fb, _opcode(fb, model, fb.BuiltinOperator.DEQUANTIZE), index, new))
+            sg.outputs[pos] = renamed[index] = new
+    for sig in model.signatureDefs or []:
+        for m in (sig.inputs or []) + (sig.outputs or []):
+            m.tensorIndex = renamed.get(m.tensorIndex, m.tensorIndex)
+    builder = flatbuffers.Builder(len(data) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _float_twin(model: Any, sg: Any, index: int, role: str) -> int | None:
+    """Index of a new float32 tensor shaped like integer tensor ``index`` (None if that one is float)."""
+    from ai_edge_litert import schema_py_generated as fb
+
+    t = sg.tensors[index]
+    q = t.quantization
+    if t.type not in (fb.TensorType.INT8, fb.TensorType.UINT8) or q is None or not q.scale:
+        return None
+    twin = fb.TensorT()
+    twin.name, twin.type = t.name, fb.TensorType.FLOAT32
+    twin.shape, twin.shapeSignature = t.shape, t.shapeSignature
+    t.name = (t.name or b"") + f"_{role}_int8".encode()
+    model.buffers.append(fb.BufferT())
+    twin.buffer = len(model.buffers) - 1
+    sg.tensors.append(twin)
+    return len(sg.tensors) - 1
+
+
+def _opcode(fb: Any, model: Any, builtin: int) -> int:
+    for i, code in enumerate(model.operatorCodes):
+        if max(code.builtinCode, code.deprecatedBuiltinCode) == builtin:
+            return i
+    code = fb.OperatorCodeT()
+    code.builtinCode, code.deprecatedBuiltinCode, code.version = builtin, min(builtin, 127), 2  # v2: int8
+    model.operatorCodes.append(code)
+    return len(model.operatorCodes) - 1
+
+
+def _op(fb: Any, opcode: int, src: int, dst: int) -> Any:
+    op = fb.OperatorT()
+    op.opcodeIndex, op.inputs, op.outputs = opcode, [src], [dst]
+    return op
+
+
+def run_tflite(path: str | Path, images: np.ndarray, layout: str = "nchw", threads: int = 2) -> np.ndarray:
+    """Logits of a .tflite on the LiteRT interpreter; ``images`` are NCHW float, transposed for an NHWC model.
+
+    Goes through the toolkit's runner, which quantizes the input of a full-integer model with the input
+    tensor's (scale, zero point) and dequantizes its int8 output, as an app must: feeding float to an int8
+    input is a dtype error, and reading raw int8 logits would compare the wrong numbers.
+    """
+    from toolkit.runtimes.tflite import TFLiteRunner
+
+    runner = TFLiteRunner(path, threads=threads)
+    try:
+        x = images.transpose(0, 2, 3, 1) if layout == "nhwc" else images
+        return np.concatenate([runner.run(x[i : i + 1]).reshape(1, -1) for i in range(len(x))])
+    finally:
+        runner.close()
 
 
 def _first_line(e: BaseException) -> str:
