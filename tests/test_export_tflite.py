@@ -134,8 +134,8 @@ def test_unsupported_precision_lists_the_supported_ones():
     from toolkit.export.tflite import EXPORTER
 
     with pytest.raises(UsageError) as err:
-        resolve_precision(EXPORTER, "int8")
-    assert str(err.value) == "tflite does not support precision 'int8'; choose one of: fp32, fp16"
+        resolve_precision(EXPORTER, "int4")
+    assert str(err.value) == "tflite does not support precision 'int4'; choose one of: fp32, fp16, int8"
 
 
 def test_missing_interpreter_names_the_extra(monkeypatch):
