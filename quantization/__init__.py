@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from quantization.accuracy import AccuracyReport, compare_accuracy, load_labeled_folder, predict_batched
-from quantization.calibration import CalibrationSet, CalibrationWarning, load_calibration
+from quantization.accuracy import AccuracyReport, compare_accuracy, eval_set, model_logits
+from quantization.calibration import BUNDLED, CalibrationSet, CalibrationWarning, load_calibration
 from quantization.config import DEFAULT_SCHEME, SCHEMES, QuantConfig, supported_schemes
 from quantization.rewrites import fold_tf_padding
 from toolkit.errors import ToolkitError, UsageError
@@ -68,25 +68,6 @@ class QuantizedArtifact:
         }
 
 
-def _eval_set(
-    eval_data: Any, model: torch.nn.Module, prep: Any, calibration: CalibrationSet | None
-) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Held-out images (and labels) for the accuracy check; never the calibration images themselves."""
-    from toolkit.data import sample_images
-
-    res = model.resolution
-    if isinstance(eval_data, tuple):
-        return np.asarray(eval_data[0], np.float32), np.asarray(eval_data[1])
-    if isinstance(eval_data, np.ndarray):
-        return eval_data.astype(np.float32), None
-    if eval_data is not None:
-        names = getattr(model, "class_names", None) or [str(i) for i in range(model.num_classes)]
-        return load_labeled_folder(eval_data, res, prep, names)
-    if calibration is not None and calibration.source == "bundled sample photos":
-        return None, None
-    return sample_images(res, prep), None
-
-
 def quantize(
     model: torch.nn.Module,
     target: str,
@@ -129,11 +110,11 @@ def quantize(
     qmodel = fold_tf_padding(model) if cfg.folds_padding else model
     try:
         run, layers = _build(qmodel, cfg, cal, tmp, layout)
-        x_eval, y_eval = _eval_set(eval_data, model, prep, cal)
+        x_eval, y_eval, source = eval_set(eval_data, model, prep)
         accuracy = None
-        if run is not None and x_eval is not None and len(x_eval):
-            ref = predict_batched(lambda x: model(torch.from_numpy(x)).detach().numpy(), x_eval)
-            accuracy = compare_accuracy(ref, run(tmp, x_eval), y_eval)
+        on_calibration = source == BUNDLED and cal is not None and cal.source == BUNDLED
+        if run is not None and len(x_eval) and not on_calibration:  # never measured on the calibration images
+            accuracy = compare_accuracy(model_logits(model, x_eval), run(tmp, x_eval), y_eval)
         _replace(tmp, final)
     finally:
         _remove(tmp)

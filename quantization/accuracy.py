@@ -21,7 +21,9 @@ __all__ = [
     "MIN_AGREEMENT",
     "AccuracyReport",
     "compare_accuracy",
+    "eval_set",
     "load_labeled_folder",
+    "model_logits",
     "predict_batched",
 ]
 
@@ -121,3 +123,36 @@ def load_labeled_folder(
         return load_batch(paths, resolution, preprocessing), np.asarray(labels)
     except ValueError as e:
         raise UsageError(str(e)) from None
+
+
+def eval_set(eval_data: Any, model: Any, preprocessing: Any) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """(images, labels or None, where they came from) for an accuracy check.
+
+    ``eval_data``: ``(images, labels)``, an NCHW array, a labeled ImageFolder, or None for the bundled photos.
+    """
+    from quantization.calibration import BUNDLED
+    from toolkit.data import sample_images
+
+    if isinstance(eval_data, tuple):
+        return np.asarray(eval_data[0], np.float32), np.asarray(eval_data[1]), "in-memory labeled images"
+    if isinstance(eval_data, np.ndarray):
+        return eval_data.astype(np.float32, copy=False), None, "in-memory images"
+    if eval_data is not None:
+        names = getattr(model, "class_names", None) or [str(i) for i in range(model.num_classes)]
+        x, y = load_labeled_folder(eval_data, model.resolution, preprocessing, names)
+        return x, y, str(eval_data)
+    return sample_images(model.resolution, preprocessing), None, BUNDLED
+
+
+def model_logits(model: Any, images: np.ndarray, chunk: int = 64) -> np.ndarray:
+    """The PyTorch model's logits in chunks: one image at a time costs minutes on a few hundred images."""
+    import torch
+
+    with torch.no_grad():
+        model = model.eval()
+        return np.concatenate(
+            [
+                model(torch.from_numpy(np.ascontiguousarray(images[i : i + chunk]))).numpy()
+                for i in range(0, len(images), chunk)
+            ]
+        )

@@ -17,7 +17,9 @@ import numpy as np
 
 from toolkit.errors import UsageError
 
-__all__ = ["CalibrationSet", "CalibrationWarning", "load_calibration"]
+__all__ = ["BUNDLED", "CalibrationSet", "CalibrationWarning", "load_calibration"]
+
+BUNDLED = "bundled sample photos"  # CalibrationSet.source of the default calibration (and eval) set
 
 
 class CalibrationWarning(UserWarning):
@@ -115,7 +117,7 @@ def load_calibration(
     notes: list[str] = []
     paths: tuple[str, ...] = ()
     if source is None:
-        images, label = sample_images(resolution, prep), "bundled sample photos"
+        images, label = sample_images(resolution, prep), BUNDLED
         paths = tuple(str(p) for p in sample_image_paths())
         idx = _spread(len(images), samples)
         images, paths = images[idx], tuple(paths[i] for i in idx)

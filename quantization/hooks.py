@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from quantization.accuracy import compare_accuracy, load_labeled_folder, predict_batched
-from quantization.calibration import CalibrationSet, load_calibration
+from quantization.accuracy import compare_accuracy, eval_set, model_logits, predict_batched
+from quantization.calibration import BUNDLED, CalibrationSet, load_calibration
 from quantization.config import DEFAULT_SCHEME, QuantConfig
 from quantization.rewrites import fold_tf_padding
 from toolkit.export.base import QUANT_OPTION_KEYS
@@ -44,7 +44,6 @@ __all__ = [
 ]
 
 OPTION_KEYS = QUANT_OPTION_KEYS
-BUNDLED = "bundled sample photos"  # CalibrationSet.source of the default calibration
 DEFAULT_SAMPLES = 100
 
 
@@ -153,23 +152,12 @@ def measure(
     ``run`` maps an NCHW batch to the artifact's logits. Without ``eval_data`` the bundled photos are used,
     unless they were the calibration set: then the figure is recorded but flagged ``on_calibration_images``.
     """
-    from toolkit.data import TF_PREPROCESSING, sample_images
+    from toolkit.data import TF_PREPROCESSING
 
     prep = getattr(model, "preprocessing", None) or TF_PREPROCESSING
-    y, data = None, options.get("eval_data")
-    if isinstance(data, tuple):  # (NCHW images, labels) from Python
-        x, y, source = np.asarray(data[0], np.float32), np.asarray(data[1]), "in-memory labeled images"
-    elif isinstance(data, np.ndarray):
-        x, source = data.astype(np.float32, copy=False), "in-memory images"
-    elif data is not None:
-        names = getattr(model, "class_names", None) or [str(i) for i in range(model.num_classes)]
-        x, y = load_labeled_folder(data, model.resolution, prep, names)
-        source = str(data)
-    else:
-        x, source = sample_images(model.resolution, prep), BUNDLED
+    x, y, source = eval_set(options.get("eval_data"), model, prep)
     calibration = quant_record.get("calibration") or {}
-    with torch.no_grad():  # the PyTorch reference in chunks: one image at a time costs minutes on 540 images
-        ref = np.concatenate([model.eval()(torch.from_numpy(x[i : i + 64])).numpy() for i in range(0, len(x), 64)])
+    ref = model_logits(model, x)
     report = compare_accuracy(ref, predict_batched(run, x), y)
     return {
         **report.to_dict(),

@@ -29,7 +29,15 @@ from toolkit.training.recipe import distillation_loss, lr_at, make_optimizer, se
 from toolkit.training.state import load_state, save_state
 from toolkit.weights import CheckpointMeta, save_checkpoint
 
-__all__ = ["TrainConfig", "TrainResult", "TrainingInterruptedError", "build_student", "load_teacher", "train"]
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "TrainingInterruptedError",
+    "build_student",
+    "load_teacher",
+    "start_run",
+    "train",
+]
 
 
 class TrainingInterruptedError(ToolkitError):
@@ -166,18 +174,24 @@ def _restore(cfg: TrainConfig, split: FolderSplit) -> tuple[MobileNetV1, dict[st
     return model, prog
 
 
-def train(cfg: TrainConfig, console: Any = None) -> TrainResult:
-    """Run ``cfg``; returns the best checkpoint's path and metrics. Ctrl-C raises TrainingInterruptedError."""
-    from rich.console import Console
-
-    console = console or Console(stderr=True)
-    t0 = time.monotonic()
+def start_run(cfg: TrainConfig) -> Any:
+    """Threads and seed set, the image folder split; UsageError when there is not one batch to train on."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     split = scan_image_folder(cfg.data, cfg.val_split, cfg.seed)
     if len(split.train) < cfg.batch_size:
         raise UsageError(f"{len(split.train)} training images is fewer than one batch of {cfg.batch_size}")
+    return split
+
+
+def train(cfg: TrainConfig, console: Any = None) -> TrainResult:
+    """Run ``cfg``; returns the best checkpoint's path and metrics. Ctrl-C raises TrainingInterruptedError."""
+    from rich.console import Console
+
+    console = console or Console(stderr=True)
+    t0 = time.monotonic()
+    split = start_run(cfg)
     if cfg.resume:
         model, prog = _restore(cfg, split)
         note = f"resumed at epoch {prog['epoch'] + 1}, step {prog['step']}"

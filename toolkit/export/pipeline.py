@@ -247,7 +247,9 @@ def _quantization_warnings(quant: dict[str, Any] | None, random_weights: bool) -
     if quant is None:
         return []
     cal, acc = quant.get("calibration"), quant.get("accuracy")
-    if cal is not None and cal.get("source") == "bundled sample photos":
+    from quantization.calibration import BUNDLED
+
+    if cal is not None and cal.get("source") == BUNDLED:
         out = [f"calibrated on the {cal['count']} bundled photos; pass --calibration DIR (~100 images like "
                "the ones the app will see) for activation ranges that fit your data"]  # fmt: skip
     else:

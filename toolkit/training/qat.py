@@ -221,18 +221,13 @@ def train_qat(cfg: QATConfig, console: Any = None) -> QATResult:
 
     from quantization.qat import float_state_dict, prepare_qat
     from toolkit.evaluate import evaluate
-    from toolkit.imagefolder import Augment, ImageDataset, scan_image_folder
-    from toolkit.train import load_teacher
+    from toolkit.imagefolder import Augment, ImageDataset
+    from toolkit.train import load_teacher, start_run
 
     console = console or Console(stderr=True)
     t0 = time.monotonic()
     t = cfg.run
-    if t.threads:
-        torch.set_num_threads(t.threads)
-    torch.manual_seed(t.seed)
-    split = scan_image_folder(t.data, t.val_split, t.seed)
-    if len(split.train) < t.batch_size:
-        raise UsageError(f"{len(split.train)} training images is fewer than one batch of {t.batch_size}")
+    split = start_run(t)
     parent = _load_parent(t, split.classes)
     teacher = load_teacher(t, len(split.classes))
     augment = Augment(min_area=t.min_crop_area, hflip=t.hflip)
