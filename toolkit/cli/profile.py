@@ -8,9 +8,11 @@ import typer
 
 from toolkit.cli._app import app, console, err_console
 
-__all__ = ["compare", "print_comparison", "print_ops", "profile", "report", "run_with_progress", "sweep"]
+__all__ = ["compare", "print_comparison", "print_measured", "print_ops", "profile", "report", "run_with_progress",
+           "sweep"]  # fmt: skip
 
 _DB_HELP = "Results DB (default: $TOOLKIT_RESULTS or results/results.db)."
+_THREADS_HELP = "N, 0 = runtime default, or auto = fastest of 1..cores (host; phones use their default)."
 
 
 def _config(
@@ -71,7 +73,7 @@ def print_ops(prof, top: int = 10) -> None:
 def profile(
     artifacts: list[Path] = typer.Argument(..., help="Exported artifacts (manifest beside each)."),
     device: str = typer.Option("host", "--device", "-d", help="host, android[:SERIAL] or ios[:UDID]."),
-    threads: str = typer.Option("auto", "--threads", help="N, 0 = runtime default, or auto = fastest of 1..cores."),
+    threads: str = typer.Option("auto", "--threads", help=_THREADS_HELP),
     warmup: int = typer.Option(10, "--warmup", help="Untimed runs before timing."),
     iterations: int = typer.Option(100, "--iterations", "-n", help="Timed runs."),
     duration: float = typer.Option(None, "--duration", help="Time for S seconds instead of --iterations."),
@@ -127,7 +129,7 @@ def sweep(
     device: str = typer.Option("host", "--device", "-d", help="host, android[:SERIAL] or ios[:UDID]."),
     weights: str = typer.Option("random", "--weights", "-w", help="random (latency only), imagenet or a checkpoint."),
     output_dir: Path = typer.Option(Path("artifacts"), "--output-dir", "-o", help="Where artifacts are cached."),
-    threads: int = typer.Option(0, "--threads", help="Runtime threads (0 = runtime default)."),
+    threads: str = typer.Option("auto", "--threads", help=_THREADS_HELP),
     warmup: int = typer.Option(10, "--warmup", help="Untimed runs before timing."),
     iterations: int = typer.Option(100, "--iterations", "-n", help="Timed runs per artifact."),
     duration: float = typer.Option(None, "--duration", help="Time each artifact for S seconds instead."),
@@ -140,13 +142,14 @@ def sweep(
 ) -> None:
     """Build, verify and profile every α × ρ × target × precision (resumable), then write the report."""
     from toolkit.profile.sweep import SweepConfig
+    from toolkit.profile.threads import parse_threads
 
     cfg = SweepConfig(
         alphas=_floats(alphas, float) or SweepConfig.alphas,
         resolutions=_floats(resolutions, int) or SweepConfig.resolutions,
         targets=tuple(t for t in (targets or "").replace(",", " ").split()), device=device, weights=weights,
         precisions=tuple(precisions.replace(",", " ").split()), output_dir=output_dir, jobs=jobs, verify=verify,
-        profile=_config(threads, warmup, iterations, duration, cooldown, max_temp),
+        threads=parse_threads(threads), profile=_config(0, warmup, iterations, duration, cooldown, max_temp),
     )  # fmt: skip
     run_with_progress(cfg, db, report_dir)
 
@@ -210,6 +213,7 @@ def run_with_progress(cfg, db: Path | None, report_dir: Path) -> None:
 
         outcome = run_sweep(cfg, store, progress=step)
         records = store.records()
+    print_measured(outcome.measured)
     console.print(f"{len(outcome.measured)} measured, {outcome.already} already in the DB, of {outcome.total}")
     for line in outcome.unsupported:
         console.print(f"[dim]skipped {line}[/]", highlight=False)
@@ -222,6 +226,26 @@ def run_with_progress(cfg, db: Path | None, report_dir: Path) -> None:
         raise ToolkitError(f"{outcome.stopped_early}; re-run the same `toolkit sweep` command to resume")
     if outcome.failures:
         raise ToolkitError(f"{len(outcome.failures)} combination(s) failed (listed above); the rest are stored")
+
+
+def print_measured(records: list[dict]) -> None:
+    """One row per artifact this sweep measured, with the thread count it ran with and how it was chosen."""
+    if not records:
+        return
+    from rich.table import Table
+
+    table = Table(title="measured in this sweep")
+    for name in ("variant", "target", "median ms [95% CI]", "threads", "autotune ms per count"):
+        table.add_column(name, no_wrap=name != "autotune ms per count")
+    for rec in records:
+        s, cfg, art = rec["stats"], rec["config"], rec["artifact"]
+        how = " (autotuned)" if cfg.get("threads_chosen_by") == "autotune" else ""
+        tuned = " · ".join(f"{n}: {ms:.3f}" for n, ms in (cfg.get("threads_tuning_ms") or {}).items())
+        table.add_row((art.get("variant") or art["file"]).removeprefix("mobilenet_v1-"),
+                      f"{art.get('target') or ''} {art.get('precision') or ''}".strip() or "–",
+                      f"{s['median_ms']:.3f} [{s['ci95_low_ms']:.3f}, {s['ci95_high_ms']:.3f}]",
+                      f"{cfg['threads'] or 'default'}{how}", tuned or "–")  # fmt: skip
+    console.print(table)
 
 
 def print_comparison(rows) -> bool:

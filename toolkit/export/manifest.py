@@ -225,12 +225,22 @@ def build_manifest(
         "backend": {k: v for k, v in extras.items() if k not in RESERVED_EXTRAS},
         "quantization": extras.get("quantization"),
         "parity": parity,
+        "verification": _verification(cfg, parity),
         "warnings": warnings,
         "cache_key": key,
         "export_seconds": round(export_seconds, 3),
         "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     return json.loads(json.dumps(manifest, allow_nan=False))  # exactly what a reader gets back (lists, not tuples)
+
+
+def _verification(cfg: ExportConfig, parity: dict[str, Any] | None) -> dict[str, Any] | None:
+    """How the parity check ran: the thread count it asked the runtime for (0 = the runtime's default).
+
+    Recorded because a latency or parity figure is only comparable with the thread count beside it;
+    None when nothing was verified (``--no-verify``). Not in the cache key: threads never change the bytes.
+    """
+    return None if parity is None else {"threads": int(cfg.threads)}
 
 
 def _io_quantization(extras: dict[str, Any], side: str) -> dict[str, Any]:

@@ -6,11 +6,15 @@ the artifacts are measured one at a time on the device and each record is stored
 A combination whose artifact is unchanged and whose measurement (same artifact sha256, device and
 protocol, see :func:`toolkit.results.run_key`) is already in the DB is skipped, so a killed sweep
 simply continues when re-run with the same arguments.
+
+Threads: ``SweepConfig.threads`` is a count (0 = the runtime's default) or None = autotune, as in
+``toolkit profile``: on the host each artifact runs with the fastest of
+:func:`toolkit.profile.threads.candidate_threads`, and its record says so (``config.threads_chosen_by``,
+``config.threads_tuning_ms``). Phones are not autotuned from here: None means the app's default there.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,6 +76,7 @@ class SweepConfig:
     profile: ProfileConfig = field(default_factory=ProfileConfig)
     verify: bool = True
     jobs: int = 1
+    threads: int | None = None  # measurement threads: N, 0 = runtime default, None = autotune (host)
 
     def __post_init__(self) -> None:
         from toolkit.export.base import validate_precision, validate_target
@@ -85,6 +90,10 @@ class SweepConfig:
                 Variant(a, r)
         if self.jobs < 1:
             raise UsageError(f"jobs must be >= 1, got {self.jobs}")
+        if self.threads is not None and self.threads < 0:
+            raise UsageError(f"threads must be >= 0 or 'auto', got {self.threads}")
+        if self.profile.threads not in (0, self.threads):  # one source of truth for the thread count
+            raise UsageError("set the sweep's thread count with SweepConfig.threads, not profile.threads")
 
 
 @dataclass
@@ -108,8 +117,14 @@ def plan(cfg: SweepConfig) -> list[Combo]:
     return [Combo(a, r, t, p) for a in cfg.alphas for r in cfg.resolutions for t in targets for p in cfg.precisions]
 
 
-def _build_variant(alpha: float, resolution: int, jobs: list[tuple[str, str]], cfg: SweepConfig, threads: int) -> list:
-    """Export one variant to several targets (runs in a worker process when ``cfg.jobs > 1``)."""
+def _build_variant(
+    alpha: float, resolution: int, jobs: list[tuple[str, str]], cfg: SweepConfig, threads: int | None
+) -> list:
+    """Export one variant to several targets (runs in a worker process when ``cfg.jobs > 1``).
+
+    ``threads`` is torch's thread count while building (1 in a parallel worker so workers do not fight
+    over cores; 0/None leaves torch's default). It is not the measurement thread count (``cfg.threads``).
+    """
     import torch
 
     from toolkit import mobilenet_v1
@@ -148,8 +163,15 @@ def _reusable(path: Path, cfg: SweepConfig) -> dict[str, Any] | None:
     return m
 
 
-def _key(manifest: dict[str, Any], device: dict[str, Any], p: ProfileConfig) -> str:
-    conf = {**p.to_dict(), "delegate": p.delegate or manifest.get("delegate")}
+# run_key's thread count for an autotuned host measurement: the chosen count varies with load, and a
+# resumed sweep must find what it stored without re-tuning first, so the key records the request.
+_AUTO_KEY_THREADS = -1
+
+
+def _key(manifest: dict[str, Any], device: dict[str, Any], p: ProfileConfig, threads: int | None = 0) -> str:
+    autotuned = threads is None and device.get("kind") == "host"
+    conf = {**p.to_dict(), "threads": _AUTO_KEY_THREADS if autotuned else threads or 0,
+            "delegate": p.delegate or manifest.get("delegate")}  # fmt: skip
     return run_key(manifest["artifact"]["sha256"], device, conf)
 
 
@@ -201,7 +223,7 @@ def run_sweep(
     ready: list[tuple[Combo, Path]] = []
     for c in combos:
         m = _reusable(c.artifact(cfg.output_dir), cfg)
-        if m is not None and db.has(_key(m, describe, cfg.profile)):
+        if m is not None and db.has(_key(m, describe, cfg.profile, cfg.threads)):
             out.already += 1
         elif m is not None:
             ready.append((c, c.artifact(cfg.output_dir)))
@@ -223,23 +245,26 @@ def run_sweep(
 
 
 def _profile_all(ready, device, describe, cfg, db, sweep_id, out, step) -> None:
+    """Measure each artifact with ``cfg.threads`` (autotuned per artifact on the host when None)."""
+    from toolkit.profile.threads import measure_with_threads
     from toolkit.runtimes import read_manifest
+    from toolkit.runtimes.base import RuntimeUnavailableError
 
     for combo, path in ready:
         manifest = read_manifest(path)
-        key = _key(manifest, describe, cfg.profile)
+        key = _key(manifest, describe, cfg.profile, cfg.threads)
         if db.has(key):  # measured by a concurrent sweep or a previous run
             out.already += 1
             step(str(combo))
             continue
         try:
-            record = device.run(path, dataclasses.replace(cfg.profile))
+            record = measure_with_threads(device, path, cfg.profile, cfg.threads)
         except DeviceError as e:
             if type(e).__name__ == "PhoneGoneError":
                 out.stopped_early = str(e)
                 return
             out.failures.append(f"{combo}: {e}")
-        except ToolkitError as e:
+        except (ToolkitError, RuntimeUnavailableError) as e:
             out.failures.append(f"{combo}: {e}")
         else:
             db.insert(record, key=key, sweep_id=sweep_id)
