@@ -30,8 +30,9 @@ SCHEMES: dict[str, tuple[str, ...]] = {
 # What `--precision int8` means per target.
 DEFAULT_SCHEME: dict[str, str] = {"executorch": "int8", "tflite": "int8", "onnx": "int8", "coreml": "int8-weights"}
 # Where the pad-free rewrite (quantization.rewrites) pays: ExecuTorch and TFLite run the published explicit pad
-# as its own op in int8; the ONNX exporter already folds it into Conv ``pads`` (the 4×4 kernel would only add
-# multiply-adds) and Core ML compresses weights only.
+# as its own op in int8 (each then gets the 3×3 back with asymmetric padding inside the conv: see
+# quantization.xnnpack_padding and quantization.tflite_padding); the ONNX exporter already folds it into Conv
+# ``pads`` and Core ML compresses weights only.
 FOLDS_PADDING: dict[str, bool] = {"executorch": True, "tflite": True, "onnx": False, "coreml": False}
 # Schemes whose activations are calibrated on images (the others never look at data).
 STATIC_SCHEMES: frozenset[str] = frozenset({"int8", "w8a8"})

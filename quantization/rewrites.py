@@ -15,8 +15,9 @@ when the input side is even: ``(H + 1 - 3)//2 + 1 == (H + 2 - 4)//2 + 1 == H/2``
 is even when ρ is a multiple of 32; for an odd side TF pads (1, 1) instead and this rewrite does not apply,
 so :func:`fold_tf_padding` refuses it.
 
-fp32 runtimes already fold the pad cheaply and the 4×4 kernel does 78% more multiply-adds, so use this
-for int8 only.
+The 4×4 kernel does 78% more multiply-adds, so no runtime should run it: the lowerings hand the 3×3 back
+with the padding inside the convolution (:mod:`quantization.xnnpack_padding`,
+:mod:`quantization.tflite_padding`). fp32 runtimes already fuse the pad, so this is for int8 only.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ import torch
 
 from quantization.calibration import CalibrationSet
 from quantization.config import QuantConfig
+from quantization.tflite_padding import shrink_folded_kernels
 from toolkit.errors import ToolkitError, UsageError
 
 __all__ = ["IO_TYPES", "convert_to_tflite", "float_io", "litert_quant_config", "prepare_for_litert", "run_tflite"]
@@ -114,6 +115,7 @@ def convert_to_tflite(
         data = litert_torch.convert(module, (sample,), quant_config=quant_config).model_content()
     except Exception as e:  # the converter raises many unrelated types; report one line
         raise ToolkitError(f"TFLite conversion of the {cfg.scheme} model failed: {_first_line(e)}") from e
+    data = shrink_folded_kernels(data)[0]  # exact: a pad-folded 4×4 kernel back to 3×3 SAME
     if io == "float" and cfg.scheme == "int8":
         data = float_io(data)
     out_path = Path(out_path)

@@ -75,18 +75,13 @@ def quantize_pt2e(
 def lower(program: torch.export.ExportedProgram) -> tuple[bytes, dict[str, int]]:
     """(.pte bytes, ops left outside XNNPACK by name) with every supported op delegated to XNNPACK.
 
-    An empty dict means the whole graph (convs, pads, (de)quantize) runs inside the delegate.
+    An empty dict means the whole graph (convs, pads, (de)quantize) runs inside the delegate. Same lowering
+    as ``toolkit export`` (:func:`toolkit.export.executorch.lower_program`).
     """
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import to_edge_transform_and_lower
+    from toolkit.export.executorch import lower_program
 
-    edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
-    left: dict[str, int] = {}
-    for node in edge.exported_program().graph.nodes:
-        name = getattr(node.target, "__name__", str(node.target)) if node.op == "call_function" else None
-        if name is not None and name not in ("executorch_call_delegate", "getitem"):
-            left[name] = left.get(name, 0) + 1
-    return edge.to_executorch().buffer, left
+    data, counts = lower_program(program)
+    return data, counts["non_delegated"]
 
 
 def lower_to_pte(program: torch.export.ExportedProgram) -> bytes:

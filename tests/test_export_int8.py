@@ -13,6 +13,7 @@ import json
 import numpy as np
 import pytest
 
+from tests.test_pad_free_kernels import tflite_kernel_sizes
 from tests.test_quant_common import digits_model, digits_split
 from toolkit._deps import HAS_EXECUTORCH, HAS_LITERT_TORCH, HAS_ONNXRUNTIME, HAS_TFLITE_INTERPRETER
 from toolkit.errors import UsageError
@@ -69,6 +70,10 @@ def test_int8_export_verifies_and_records_its_accuracy(target, outdir):
     # the issue-6 bars, on held-out digits: the manifest says whether they hold, and they do
     assert acc["top1_agreement"] >= 0.97 and acc["top1_drop"] <= 0.01 + 1e-9 and acc["meets_bars"]
     assert q["pad_folding"] == (target != "onnx")
+    # the five folded stride-2 convs reach the runtime as the published 3×3 with (0, 1) padding, not 4×4
+    rewritten = {"executorch": "asymmetric_padded_convs", "tflite": "same_padded_stride2_convs"}.get(target)
+    if rewritten is not None:
+        assert m["backend"][rewritten] == 5
 
 
 def test_int8_artifact_is_smaller_and_integer(outdir):
@@ -84,6 +89,7 @@ def test_tflite_full_integer_records_its_io_contract(outdir):
     assert m["input"]["dtype"] == "int8" and m["input"]["quantization"]["scale"] > 0
     assert "quantization" in m["output"]
     assert m["backend"]["pad_ops"] == 0 and m["backend"]["transpose_ops"] == 0
+    assert tflite_kernel_sizes(_export("tflite", outdir).path) == {(3, 3): 14, (1, 1): 13}  # no 4×4 left
 
 
 @pytest.mark.skipif(not HAS_ONNXRUNTIME, reason="needs the onnx extra")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"
 __all__ = ["Variant", "__version__", "count", "mobilenet_v1"]
 
 if TYPE_CHECKING:

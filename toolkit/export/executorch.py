@@ -65,12 +65,20 @@ def lower_to_xnnpack(model: torch.nn.Module, example: torch.Tensor) -> tuple[byt
 
 
 def lower_program(exported: torch.export.ExportedProgram) -> tuple[bytes, dict[str, Any]]:
-    """``to_edge_transform_and_lower`` with the XNNPACK partitioner: (.pte bytes, delegation counts)."""
+    """``to_edge_transform_and_lower`` with the XNNPACK partitioner: (.pte bytes, delegation counts).
+
+    Pad-folded 4×4 convs reach XNNPACK as the published 3×3 with (0, 1) padding (exact; see
+    :mod:`quantization.xnnpack_padding`); ``asymmetric_padded_convs`` counts them.
+    """
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
 
-    edge = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
-    counts = count_delegation(edge)
+    from quantization.xnnpack_padding import asymmetric_pad_convs
+
+    rewritten = [0]
+    with asymmetric_pad_convs(rewritten):  # XNNPACK serializes inside to_edge_transform_and_lower
+        edge = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
+    counts = count_delegation(edge) | {"asymmetric_padded_convs": rewritten[0]}
     return edge.to_executorch().buffer, counts
 
 

@@ -62,13 +62,15 @@ class TFLiteExporter:
         require("litert_torch")
         import litert_torch
 
+        from quantization.tflite_padding import shrink_folded_kernels
         from toolkit.runtimes.tflite import op_counts
 
         nhwc = cfg.layout == "nhwc"
         sample = example.permute(0, 2, 3, 1).contiguous() if nhwc else example
-        quant = None
+        quant, shrunk = None, 0
         if precision == "int8":
             data, quant = self._int8(model, example, sample, cfg)
+            data, shrunk = shrink_folded_kernels(data)  # the folded 4×4 kernels back to 3×3 SAME: exact
         else:
             module = (NHWCInput(model) if nhwc else model).eval()
             with torch.no_grad(), _quiet_litert():
@@ -92,6 +94,7 @@ class TFLiteExporter:
             "op_total": sum(ops.values()),
             "pad_ops": ops.get("PAD", 0) + ops.get("PADV2", 0),
             "transpose_ops": ops.get("TRANSPOSE", 0),
+            "same_padded_stride2_convs": shrunk,  # 3×3 SAME stride-2 convs standing in for pad + conv
             "weights_dtype": {"fp16": "float16", "int8": "int8"}.get(precision, "float32"),
             "labels": "sidecar",  # <artifact>.labels.txt, named in the manifest's labels_file
             **({"quantization": quant} if quant is not None else {}),
