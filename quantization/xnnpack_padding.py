@@ -42,12 +42,12 @@ def asymmetric_pad_convs(counter: list[int] | None = None) -> Iterator[None]:
         from executorch.backends.xnnpack.operators import node_visitor
         from executorch.backends.xnnpack.utils.utils import get_input_node
 
-        Conv2d = node_visitor._node_visitor_dict["aten.convolution.default"]
-        _ = Conv2d.define_node, node_visitor.get_param_tensor
+        conv_visitor = node_visitor._node_visitor_dict["aten.convolution.default"]
+        _ = conv_visitor.define_node, node_visitor.get_param_tensor
     except (ImportError, KeyError, AttributeError) as e:  # executorch moved its visitors: refuse, don't guess
         raise ToolkitError(f"this ExecuTorch has no XNNPACK conv visitor to patch ({e!r})") from e
 
-    original_define, original_get_param = Conv2d.define_node, node_visitor.get_param_tensor
+    original_define, original_get_param = conv_visitor.define_node, node_visitor.get_param_tensor
     sliced: dict[torch.fx.Node, bool] = {}  # kernel nodes whose tensor must come out 3×3 while visiting
 
     def get_param_tensor(program: Any, node: torch.fx.Node) -> Any:
@@ -78,11 +78,11 @@ def asymmetric_pad_convs(counter: list[int] | None = None) -> Iterator[None]:
             counter[0] += 1
 
     with _LOCK:
-        Conv2d.define_node, node_visitor.get_param_tensor = define_node, get_param_tensor
+        conv_visitor.define_node, node_visitor.get_param_tensor = define_node, get_param_tensor
         try:
             yield
         finally:
-            Conv2d.define_node, node_visitor.get_param_tensor = original_define, original_get_param
+            conv_visitor.define_node, node_visitor.get_param_tensor = original_define, original_get_param
 
 
 def _foldable_kernel_nodes(program: Any, node: torch.fx.Node, get_input_node: Any, get_param: Any) -> list:
