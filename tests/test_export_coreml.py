@@ -50,6 +50,8 @@ def test_tiny_fp16_export_spec():
     assert s["labels"] == model(0.25, 64).class_names and s["labels"][0] == "tench"
     assert s["weights_dtype"] == "float16" and s["spec_version"] == 7  # iOS16
     assert s["ops"]["conv"] == 27 and s["ops"]["linear"] == 1 and s["ops"]["softmax"] == 1
+    # the published (0, 1) pads live inside the five stride-2 convs: no standalone pad op (issue 11)
+    assert "pad" not in s["ops"] and s["conv_padding"] == {"custom 0,1,0,1": 5, "custom 1,1,1,1": 9, "valid": 13}
     meta = s["metadata"]
     assert meta["author"] and "Apache" not in meta["license"]  # random weights carry no ImageNet license
     assert meta["user_defined"]["alpha"] == "0.25" and meta["user_defined"]["resolution"] == "64"
@@ -79,6 +81,21 @@ def test_spec_check_rejects_other_weights_and_labels():
             verify_spec(path, renamed, "fp16")
     finally:
         renamed.class_names = original
+
+
+def test_spec_check_rejects_standalone_pad_ops(tmp_path, monkeypatch):
+    """Without the pad-into-conv pass coremltools writes five ``pad`` ops; the spec check must notice."""
+    import coremltools as ct
+
+    from tests._export_helpers import model
+    from toolkit.export import ExportConfig, coreml_padding, export
+    from toolkit.export.coreml import verify_spec
+
+    monkeypatch.setattr(coreml_padding, "pipeline_with_pad_fusion", lambda: ct.PassPipeline.DEFAULT)
+    cfg = ExportConfig(target="coreml", precision="fp16", output_dir=tmp_path, verify=False)
+    path = export(model(0.25, 64), cfg, progress=False).path
+    with pytest.raises(ToolkitError, match=r"5 pad ops and 0 \(0, 1\)-padded convs"):
+        verify_spec(path, model(0.25, 64), "fp16")
 
 
 def test_per_channel_std_is_normalized_in_graph():

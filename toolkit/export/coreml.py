@@ -108,6 +108,8 @@ class CoreMLExporter:
         require("coremltools")
         import coremltools as ct
 
+        from toolkit.export.coreml_padding import pipeline_with_pad_fusion
+
         target = deployment_target(cfg.minimum_deployment_target)
         prep = _preprocessing(model)
         scale, bias, in_graph = image_scale_bias(prep)
@@ -124,6 +126,7 @@ class CoreMLExporter:
             convert_to="mlprogram",
             minimum_deployment_target=target,
             compute_precision=ct.precision.FLOAT32 if precision == "fp32" else ct.precision.FLOAT16,
+            pass_pipeline=pipeline_with_pad_fusion(),  # the published (0, 1) pads become conv padding
         )
         quant = None
         if precision == "int8":  # compressed weights, fp16 compute (what the Neural Engine runs)
@@ -255,6 +258,7 @@ def verify_spec(path: Path, model: torch.nn.Module, precision: str) -> dict[str,
     meta = s["metadata"]["user_defined"]
     scheme = _scheme(meta, precision)
     failures += _op_failures(s["ops"], getattr(model, "activation", "relu6"), compressed=scheme is not None)
+    failures += _padding_failures(s, getattr(model, "padding", "tf"))
     if (meta.get("alpha"), meta.get("resolution")) != (f"{model.alpha:g}", str(r)):
         failures.append(f"metadata alpha/resolution {meta.get('alpha')}/{meta.get('resolution')} != model's")
     measure, limit = _COMPRESSED_TOL[scheme] if scheme is not None else ("max", _WEIGHT_TOL[precision])
@@ -275,7 +279,17 @@ def verify_spec(path: Path, model: torch.nn.Module, precision: str) -> dict[str,
         "max_weight_rel_err": weight_err,  # relative to each tensor's max (``max``) or RMS (``rms``)
         "weight_err_measure": measure,
         "weight_err_limit": limit,
-        "checks": ["input", "image_scale_bias", "outputs", "labels", "weights_dtype", "ops", "metadata", "weights"],
+        "checks": [
+            "input",
+            "image_scale_bias",
+            "outputs",
+            "labels",
+            "weights_dtype",
+            "ops",
+            "padding",
+            "metadata",
+            "weights",
+        ],
     }
 
 
@@ -305,6 +319,16 @@ def _op_failures(ops: dict[str, int], activation: str, compressed: bool = False)
     if counts != expected:
         out.append(f"op counts {counts} != {expected}")
     return out
+
+
+def _padding_failures(s: dict[str, Any], padding: str) -> list[str]:
+    """The published (0, 1) pads must live inside the five stride-2 convs, not as ``pad`` ops (coreml_padding)."""
+    if padding != "tf":
+        return []
+    inside = s["conv_padding"].get("custom 0,1,0,1", 0)
+    if s["ops"].get("pad", 0) or inside != 5:
+        return [f"{s['ops'].get('pad', 0)} pad ops and {inside} (0, 1)-padded convs, expected 0 and 5"]
+    return []
 
 
 def _weight_error(path: Path, model: torch.nn.Module, measure: str = "max", decompress: bool = False) -> float:

@@ -112,6 +112,7 @@ def spec_summary(path: str | Path) -> dict[str, Any]:
         "image": _image_preprocessing(ops, consts, desc.input[0].name if desc.input else ""),
         "labels": _labels(ops),
         "ops": dict(sorted(collections.Counter(op.type for op in ops if op.type != "const").items())),
+        "conv_padding": _conv_padding(ops, consts),
         "weights_dtype": _weights_dtype(ops),
         "metadata": {
             "author": desc.metadata.author,
@@ -132,6 +133,19 @@ def _feature(f: Any) -> dict[str, Any]:
     elif kind == "dictionaryType":
         out["key_type"] = f.type.dictionaryType.WhichOneof("KeyType")
     return out
+
+
+def _conv_padding(ops: list[Any], consts: dict[str, Any]) -> dict[str, int]:
+    """How many convs pad how: ``{"valid": 22, "custom 0,1,0,1": 5}`` (MIL order: before/after H, then W)."""
+    counts: collections.Counter[str] = collections.Counter()
+    for op in ops:
+        if op.type != "conv":
+            continue
+        args = {k: v.arguments[0].name for k, v in op.inputs.items() if v.arguments}
+        kind = consts[args["pad_type"]].immediateValue.tensor.strings.values[0] if "pad_type" in args else "valid"
+        pad = list(consts[args["pad"]].immediateValue.tensor.ints.values) if "pad" in args else []
+        counts[kind + (" " + ",".join(map(str, pad)) if kind == "custom" else "")] += 1
+    return dict(sorted(counts.items()))
 
 
 def _scalar_or_list(value: Any) -> list[float]:
