@@ -12,9 +12,10 @@ Four artifacts per (variant, runtime), same weights:
 - ``toolkit-int8``: ``toolkit export --precision int8`` (pad-free where that is the default).
 
 Each runtime is timed in its own fresh process (performance_notes.md: ORT's spinning threads disturb whatever
-runs next), warm-up then interleaved rounds so a load spike hits every artifact alike. Weights are
-seeded-random with BatchNorm calibrated on real photos (latency does not depend on the values); calibration
-is the bundled photos. Only ratios measured in one run are meaningful; absolute milliseconds drift.
+runs next), warm-up then interleaved rounds (order rotated each round) so a load spike hits every artifact
+alike and none always runs first. Weights are seeded-random with BatchNorm calibrated on real photos (latency
+does not depend on the values); calibration is the bundled photos. Only ratios measured in one run are
+meaningful; absolute milliseconds drift.
 """
 
 from __future__ import annotations
@@ -107,8 +108,8 @@ def _time_worker(runtime: str, paths: list[str], warmup: int, runs: int, rounds:
     for p in paths:
         for _ in range(warmup):
             calls[p]()
-    for _ in range(rounds):
-        for p in paths:
+    for r in range(rounds):
+        for p in paths[r % len(paths) :] + paths[: r % len(paths)]:  # rotate: no artifact always runs first
             time.sleep(0.1)  # let ORT's spinning threads settle before the next artifact
             for _ in range(runs):
                 t0 = time.perf_counter()
