@@ -84,9 +84,9 @@ def _time_worker(runtime: str, paths: list[str], warmup: int, runs: int, rounds:
         if runtime == "executorch":
             from executorch.runtime import Runtime
 
-            method = Runtime.get().load_program(Path(p)).load_method("forward")
+            program = Runtime.get().load_program(Path(p))  # kept alive beside its method
             xt = torch.from_numpy(x)
-            calls[p] = lambda m=method, xt=xt: m.execute([xt])
+            calls[p] = lambda prog=program, m=program.load_method("forward"), xt=xt: m.execute([xt])
         elif runtime == "tflite":
             from ai_edge_litert.interpreter import Interpreter
 
@@ -110,7 +110,8 @@ def _time_worker(runtime: str, paths: list[str], warmup: int, runs: int, rounds:
             calls[p]()
     for r in range(rounds):
         for p in paths[r % len(paths) :] + paths[: r % len(paths)]:  # rotate: no artifact always runs first
-            time.sleep(0.1)  # let ORT's spinning threads settle before the next artifact
+            if runtime == "onnx":
+                time.sleep(0.1)  # let ORT's spinning threads settle before the next artifact
             for _ in range(runs):
                 t0 = time.perf_counter()
                 calls[p]()

@@ -93,6 +93,7 @@ def run_pte(path: str | Path, images: np.ndarray) -> np.ndarray:
     """Logits of a .pte on the host ExecuTorch runtime, one image at a time."""
     from executorch.runtime import Runtime
 
-    method = Runtime.get().load_program(Path(path)).load_method("forward")
+    program = Runtime.get().load_program(Path(path))  # keep the program alive while its method runs
+    method = program.load_method("forward")
     outs = [method.execute([torch.from_numpy(np.ascontiguousarray(images[i : i + 1]))])[0] for i in range(len(images))]
     return torch.cat([o.reshape(1, -1) for o in outs]).numpy()

@@ -102,7 +102,8 @@ def test_xnnpack_asymmetric_3x3_only_where_exact(case, tmp_path):
     assert counts["asymmetric_padded_convs"] == 1 and not counts["non_delegated"]
     path = tmp_path / "m.pte"
     path.write_bytes(data)
-    out = Runtime.get().load_program(str(path)).load_method("forward").execute([x])[0].numpy()
+    program = Runtime.get().load_program(str(path))
+    out = program.load_method("forward").execute([x])[0].numpy()
     assert _close(out, ref)
     from executorch.backends.xnnpack.operators import node_visitor
 
