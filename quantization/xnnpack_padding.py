@@ -28,7 +28,7 @@ from toolkit.errors import ToolkitError
 
 __all__ = ["asymmetric_pad_convs"]
 
-_LOCK = threading.Lock()  # the patch is process-wide; two lowerings must not interleave it
+_LOCK = threading.RLock()  # the patch is process-wide; two lowerings must not interleave it (nesting is fine)
 
 
 @contextlib.contextmanager
