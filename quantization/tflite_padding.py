@@ -21,8 +21,6 @@ import numpy as np
 
 __all__ = ["shrink_folded_kernels"]
 
-_DTYPES = {"INT8": np.int8, "FLOAT32": np.float32, "FLOAT16": np.float16}
-
 
 def shrink_folded_kernels(data: bytes) -> tuple[bytes, int]:
     """(model bytes, number of convs changed): each foldable 4×4 ``SAME`` stride-2 conv becomes 3×3 ``SAME``.
@@ -65,11 +63,11 @@ def _shrink(fb: Any, model: Any, sg: Any, op: Any) -> bool:
         return False
     if w.shape is None or list(w.shape[1:3]) != [4, 4]:
         return False
-    type_name = next((k for k, v in vars(fb.TensorType).items() if v == w.type), "")
+    dtypes = {fb.TensorType.INT8: np.int8, fb.TensorType.FLOAT32: np.float32, fb.TensorType.FLOAT16: np.float16}
+    dtype = dtypes.get(w.type)
     buf = model.buffers[w.buffer] if w.buffer < len(model.buffers) else None
-    if type_name not in _DTYPES or buf is None or buf.data is None or getattr(buf, "offset", 0) > 1:
+    if dtype is None or buf is None or buf.data is None or getattr(buf, "offset", 0) > 1:
         return False
-    dtype = _DTYPES[type_name]
     kernel = np.frombuffer(np.asarray(buf.data, dtype=np.uint8).tobytes(), dtype=dtype).reshape(list(w.shape))
     if np.any(kernel[:, 0, :, :]) or np.any(kernel[:, :, 0, :]):
         return False

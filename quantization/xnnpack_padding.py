@@ -12,7 +12,7 @@ wraps the XNNPACK backend's convolution visitor for the duration of a lowering. 
 rewritten only when all of this holds (anything else is serialized exactly as before): not transposed,
 4×4 kernel, stride 2, padding 1, dilation 1, even input height and width, a constant kernel whose first
 row and column are zero. If ExecuTorch's internals ever move, the context manager raises ToolkitError
-naming the version rather than writing a wrong graph; the export pipeline verifies every artifact anyway.
+naming what it could not find rather than writing a wrong graph; the export pipeline verifies every artifact anyway.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def asymmetric_pad_convs(counter: list[int] | None = None) -> Iterator[None]:
         raise ToolkitError(f"this ExecuTorch has no XNNPACK conv visitor to patch ({e!r})") from e
 
     original_define, original_get_param = conv_visitor.define_node, node_visitor.get_param_tensor
-    sliced: dict[torch.fx.Node, bool] = {}  # kernel nodes whose tensor must come out 3×3 while visiting
+    sliced: set[torch.fx.Node] = set()  # kernel nodes whose tensor must come out 3×3 while visiting
 
     def get_param_tensor(program: Any, node: torch.fx.Node) -> Any:
         value = original_get_param(program, node)
@@ -64,12 +64,12 @@ def asymmetric_pad_convs(counter: list[int] | None = None) -> Iterator[None]:
         try:
             for k, val in saved.items():
                 k.meta["val"] = torch.empty((*val.shape[:2], 3, 3), dtype=val.dtype, device="meta")
-                sliced[k] = True
+                sliced.add(k)
             original_define(self, node, xnn_graph, vals_to_ids, debug_handle)
         finally:
             for k, val in saved.items():
                 k.meta["val"] = val
-                sliced.pop(k, None)
+                sliced.discard(k)
         conv = xnn_graph.xnodes[-1].xnode_union
         if (conv.kernel_height, conv.kernel_width) != (3, 3):
             raise ToolkitError("XNNPACK conv visitor ignored the 3×3 kernel shape; ExecuTorch internals changed")

@@ -59,8 +59,9 @@ def _register() -> None:
             for op in list(block.operations):
                 for inner in op.blocks:
                     self._block(inner)
-                if op.op_type == "pad" and _spatial_zero_pad(op) is not None and _only_feeds_convs(op, block):
-                    _fuse(mb, op, block)
+                amounts = _spatial_zero_pad(op) if op.op_type == "pad" else None
+                if amounts is not None and _only_feeds_convs(op, block):
+                    _fuse(mb, op, amounts, block)
 
     register_pass(namespace="toolkit")(fuse_zero_pad_into_conv)
     _registered = True
@@ -89,8 +90,7 @@ def _only_feeds_convs(pad_op: Any, block: Any) -> bool:
     return all(c.op_type == "conv" and c.inputs["x"] is out and c.inputs["x"].rank == 4 for c in children)
 
 
-def _fuse(mb: Any, pad_op: Any, block: Any) -> None:
-    extra = _spatial_zero_pad(pad_op)
+def _fuse(mb: Any, pad_op: Any, extra: list[int], block: Any) -> None:
     for conv in list(pad_op.outputs[0].child_ops):
         kind = conv.inputs["pad_type"].val if "pad_type" in conv.inputs else "valid"
         own = conv.inputs["pad"].val if kind == "custom" and "pad" in conv.inputs else [0, 0, 0, 0]
