@@ -73,8 +73,12 @@ class Preprocessing:
         known = {"mean", "std", "crop_fraction", "interpolation"}
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in known})
 
-    def __call__(self, image: Image.Image, resolution: int) -> np.ndarray:
-        """Resize the short side, center-crop to ρ×ρ and normalize: float32 CHW."""
+    def crop(self, image: Image.Image, resolution: int) -> np.ndarray:
+        """Resize the short side and center-crop to ρ×ρ: uint8 RGB pixels, H × W × 3.
+
+        Kept apart from :meth:`normalize` because a Core ML image input takes these pixels as they are,
+        and the apps' own resize is tested against this one.
+        """
         image = image.convert("RGB")
         w, h = image.size
         short = resolution / self.crop_fraction
@@ -82,10 +86,17 @@ class Preprocessing:
         new_w, new_h = max(resolution, round(w * scale)), max(resolution, round(h * scale))
         image = image.resize((new_w, new_h), _RESAMPLE[self.interpolation])
         left, top = (new_w - resolution) // 2, (new_h - resolution) // 2
-        image = image.crop((left, top, left + resolution, top + resolution))
-        x = np.asarray(image, dtype=np.float32) / 255.0
+        return np.asarray(image.crop((left, top, left + resolution, top + resolution)), dtype=np.uint8)
+
+    def normalize(self, rgb: np.ndarray) -> np.ndarray:
+        """``(pixel / 255 - mean) / std`` in float32, as CHW (the network's own layout)."""
+        x = np.asarray(rgb, dtype=np.float32) / np.float32(255.0)
         x = (x - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
         return np.ascontiguousarray(x.transpose(2, 0, 1))
+
+    def __call__(self, image: Image.Image, resolution: int) -> np.ndarray:
+        """Resize the short side, center-crop to ρ×ρ and normalize: float32 CHW."""
+        return self.normalize(self.crop(image, resolution))
 
 
 _RESAMPLE = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "nearest": Image.NEAREST}
