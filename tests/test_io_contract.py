@@ -51,15 +51,17 @@ def test_manifest_round_trip_and_bad_specs():
     spec = TensorSpec.from_manifest(manifest, "input")
     assert spec.to_manifest() == manifest["input"] and spec.nbytes == 192
     assert TensorSpec.from_manifest(manifest, "output").nbytes == 40
-    with pytest.raises(UsageError, match="needs quantization"):
-        TensorSpec("int8", (1, 4), "nchw")
+    with pytest.raises(UsageError, match="no quantization"):
+        TensorSpec.from_manifest({"input": {"shape": [1, 4], "layout": "nchw", "dtype": "int8"}}, "input")
+    with pytest.raises(UsageError, match="needs its quantization"):
+        encode(np.zeros((1, 4), np.float32), TensorSpec("int8", (1, 4), "nchw"))
     with pytest.raises(UsageError, match="unsupported tensor dtype"):
         TensorSpec("int4", (1, 4), "nchw")
     with pytest.raises(UsageError, match="layout"):
         TensorSpec("float32", (1, 4), "chw")
     with pytest.raises(UsageError, match="static"):
         TensorSpec.from_manifest({"input": {"shape": ["N", 3, 8, 8], "layout": "nchw"}}, "input")
-    with pytest.raises(UsageError, match="takes 4"):
-        encode(np.zeros(5, np.float32), TensorSpec("float32", (1, 4), "nchw"))
+    with pytest.raises(UsageError, match=r"expects input shape \[1, 4\]"):
+        encode(np.zeros((4, 1), np.float32), TensorSpec("float32", (1, 4), "nchw"))
     with pytest.raises(UsageError, match="manifest says float16"):
         decode(np.zeros((1, 4), np.float32), TensorSpec("float16", (1, 4)))

@@ -21,7 +21,13 @@ class Runner(Protocol):
     version: str
 
     def run(self, inputs: np.ndarray) -> np.ndarray:
-        """One inference on a float32 (or the artifact's input dtype) batch; returns logits as float32."""
+        """One inference on a float32 batch in the artifact's layout; returns float32 scores.
+
+        Runners whose runtime takes a plain tensor also expose ``input_spec``/``output_spec``
+        (:class:`toolkit.runtimes.io.TensorSpec`, read from the loaded runtime) and ``run_raw(x)``, which
+        takes exactly that tensor (dtype and shape) and returns the raw output, refusing anything else
+        as the phone runtimes do.
+        """
         ...
 
     def close(self) -> None: ...

@@ -33,6 +33,7 @@ __all__ = [
     "IO_CHOICES",
     "LAYOUTS",
     "TensorSpec",
+    "check_raw",
     "decode",
     "encode",
     "encode_pixels",
@@ -65,14 +66,16 @@ class TensorSpec:
             raise UsageError(f"unsupported tensor dtype {self.dtype!r}; the apps feed {', '.join(DTYPES)}")
         if self.layout is not None and self.layout not in LAYOUTS:
             raise UsageError(f"unsupported input layout {self.layout!r}; expected one of {', '.join(LAYOUTS)}")
-        if self.is_integer and self.layout != "image" and (self.scale is None or self.zero_point is None):
-            raise UsageError(f"an {self.dtype} tensor needs quantization (scale, zero_point) in its manifest")
         if self.scale is not None and not self.scale > 0:
             raise UsageError(f"quantization scale must be > 0, got {self.scale}")
 
     @property
     def is_integer(self) -> bool:
         return self.dtype in ("int8", "uint8")
+
+    @property
+    def is_quantized(self) -> bool:
+        return self.scale is not None and self.zero_point is not None
 
     @property
     def numel(self) -> int:
@@ -96,14 +99,17 @@ class TensorSpec:
         layout = block.get("layout") if side == "input" else None
         if side == "input" and layout is None:
             raise UsageError("manifest input.layout is missing")
-        return cls(dtype, tuple(shape), layout, q.get("scale"), q.get("zero_point"))
+        spec = cls(dtype, tuple(shape), layout, q.get("scale"), q.get("zero_point"))
+        if spec.is_integer and layout != "image" and not spec.is_quantized:
+            raise UsageError(f"manifest {side} is {dtype} but has no quantization (scale, zero_point)")
+        return spec
 
     def to_manifest(self) -> dict[str, Any]:
         """The manifest fields this spec stands for (``quantization`` only for integer tensors)."""
         out: dict[str, Any] = {"shape": list(self.shape), "dtype": self.dtype}
         if self.layout is not None:
             out["layout"] = self.layout
-        if self.scale is not None and self.zero_point is not None:
+        if self.is_quantized:
             out["quantization"] = {"scale": float(self.scale), "zero_point": int(self.zero_point)}
         return out
 
@@ -111,13 +117,14 @@ class TensorSpec:
 def encode(x: np.ndarray, spec: TensorSpec) -> np.ndarray:
     """A normalized float32 tensor (already in ``spec.layout``) as the model's input dtype."""
     x = np.asarray(x)
-    if x.size != spec.numel:
-        raise UsageError(f"input has {x.size} values, the model takes {spec.numel} ({list(spec.shape)})")
-    x = x.astype(np.float32, copy=False).reshape(spec.shape)
+    if tuple(x.shape) != tuple(spec.shape):  # never reshape: NCHW data in an NHWC tensor has the same size
+        raise UsageError(f"the model expects input shape {list(spec.shape)}, got {list(x.shape)}")
+    x = x.astype(np.float32, copy=False)
     if spec.dtype == "float32":
         return np.ascontiguousarray(x)
     if spec.dtype == "float16":
         return np.ascontiguousarray(x.astype(np.float16))
+    _need_quantization(spec)
     info = np.iinfo(spec.dtype)
     q = np.rint(x / np.float32(spec.scale)) + np.float32(spec.zero_point)
     return np.ascontiguousarray(np.clip(q, info.min, info.max).astype(spec.dtype))
@@ -129,8 +136,23 @@ def decode(t: np.ndarray, spec: TensorSpec) -> np.ndarray:
     if np.dtype(t.dtype).name != spec.dtype:
         raise UsageError(f"output is {t.dtype}, its manifest says {spec.dtype}")
     if spec.is_integer:
+        _need_quantization(spec)
         return (t.astype(np.float32) - np.float32(spec.zero_point)) * np.float32(spec.scale)
     return t.astype(np.float32)
+
+
+def check_raw(x: np.ndarray, spec: TensorSpec, runtime: str) -> None:
+    """Refuse a tensor the runtime would refuse: another dtype or another shape (byte count)."""
+    x = np.asarray(x)
+    if np.dtype(x.dtype).name != spec.dtype:
+        raise UsageError(f"{runtime} input is {spec.dtype}, got {np.dtype(x.dtype).name}")
+    if tuple(x.shape) != tuple(spec.shape):
+        raise UsageError(f"{runtime} input has shape {list(spec.shape)}, got {list(x.shape)}")
+
+
+def _need_quantization(spec: TensorSpec) -> None:
+    if not spec.is_quantized:
+        raise UsageError(f"an {spec.dtype} tensor needs its quantization (scale, zero point) from the manifest")
 
 
 def encode_pixels(rgb: np.ndarray, spec: TensorSpec, mean: Any, std: Any) -> np.ndarray:

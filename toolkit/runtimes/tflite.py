@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from toolkit.errors import MissingDependencyError, UsageError
+from toolkit.runtimes.io import DTYPES, TensorSpec, check_raw, decode, encode
 
 __all__ = ["TFLiteRunner", "interpreter_module", "op_counts", "open_runner"]
 
@@ -54,44 +55,37 @@ class TFLiteRunner:
             raise UsageError(f"cannot load {self.path.name} as a TFLite model: {str(e).splitlines()[0]}") from None
         (self._inp,) = self._interp.get_input_details()
         (self._out,) = self._interp.get_output_details()
-        self.input_shape = tuple(int(d) for d in self._inp["shape"])
-        self.input_dtype = np.dtype(self._inp["dtype"])
+        self.input_spec, self.output_spec = _spec(self._inp, self.path.name), _spec(self._out, self.path.name)
+        self.input_shape = self.input_spec.shape
+        self.input_dtype = np.dtype(self.input_spec.dtype)
 
     def run(self, inputs: np.ndarray) -> np.ndarray:
-        """One inference on float inputs; the batch must match the static input shape (1, ...).
+        """One inference on float inputs in the model's layout; the batch must match the static shape (1, ...).
 
         A full-integer model (int8 I/O) gets its input quantized and its output dequantized with the
-        tensors' own (scale, zero point), exactly as an app must do, so callers always see float logits.
+        tensors' own (scale, zero point), exactly as an app must do, so callers always see float scores.
         """
-        x = np.asarray(inputs)
-        if tuple(x.shape) != self.input_shape:
-            raise UsageError(f"{self.path.name} expects input shape {list(self.input_shape)}, got {list(x.shape)}")
-        self._interp.set_tensor(self._inp["index"], _to_tensor(x, self._inp))
+        return decode(self.run_raw(encode(inputs, self.input_spec)), self.output_spec)
+
+    def run_raw(self, x: np.ndarray) -> np.ndarray:
+        """One inference on exactly the input tensor (dtype and shape) the interpreter holds; raw output."""
+        check_raw(x, self.input_spec, "LiteRT")
+        self._interp.set_tensor(self._inp["index"], np.ascontiguousarray(x))
         self._interp.invoke()
-        # copy: the interpreter reuses its output buffer on the next invoke
-        return _from_tensor(self._interp.get_tensor(self._out["index"]), self._out)
+        return np.array(self._interp.get_tensor(self._out["index"]))  # a copy: the buffer is reused
 
     def close(self) -> None:
         self._interp = None  # type: ignore[assignment]
 
 
-def _to_tensor(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
-    """Float → the input tensor's dtype: ``round(x / scale) + zero_point`` saturated for integer tensors."""
-    dtype = np.dtype(detail["dtype"])
+def _spec(detail: dict[str, Any], name: str) -> TensorSpec:
+    """The I/O contract's view of an interpreter tensor: dtype, shape and (for integers) its quantization."""
+    dtype = np.dtype(detail["dtype"]).name
+    if dtype not in DTYPES:
+        raise UsageError(f"{name}: tensor dtype {dtype} is outside the I/O contract ({', '.join(DTYPES)})")
     scale, zero_point = detail["quantization"]
-    if dtype.kind in "iu" and scale and x.dtype.kind == "f":
-        info = np.iinfo(dtype)
-        q = np.round(x.astype(np.float32) / np.float32(scale)) + zero_point
-        return np.ascontiguousarray(np.clip(q, info.min, info.max).astype(dtype))
-    return np.ascontiguousarray(x, dtype=dtype)
-
-
-def _from_tensor(t: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
-    """The output as float32: ``(q - zero_point) * scale`` for an integer tensor."""
-    scale, zero_point = detail["quantization"]
-    if np.dtype(detail["dtype"]).kind in "iu" and scale:
-        return (t.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)
-    return np.array(t, dtype=np.float32)
+    q = (float(scale), int(zero_point)) if np.dtype(dtype).kind in "iu" and scale else (None, None)
+    return TensorSpec(dtype, tuple(int(d) for d in detail["shape"]), None, *q)
 
 
 def open_runner(path: str | Path, threads: int = 0) -> TFLiteRunner:
