@@ -108,3 +108,42 @@ def test_json_export_roundtrip(tmp_path, record):
     assert load_records(db) == [record]
     with pytest.raises(ToolkitError):
         load_records(Path(tmp_path / "missing.db"))
+
+
+def test_unversioned_db_from_the_first_release_is_migrated_in_place(tmp_path, record):
+    """A DB written before the store carried a schema version opens, keeps its rows, and is stamped."""
+    import sqlite3
+
+    from toolkit.results import _MIGRATIONS, SCHEMA_VERSION
+
+    path = tmp_path / "old.db"
+    con = sqlite3.connect(path)
+    for sql in _MIGRATIONS[1]:  # exactly the first release's DDL, user_version left at 0
+        con.execute(sql)
+    con.commit()
+    con.close()
+    with ResultsDB(path) as db:
+        db.insert(record)
+    with ResultsDB(path) as db:
+        assert db.count() == 1
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    con.close()
+
+
+def test_db_from_a_newer_toolkit_is_refused_untouched(tmp_path, record):
+    import sqlite3
+
+    from toolkit.results import SCHEMA_VERSION
+
+    path = tmp_path / "new.db"
+    with ResultsDB(path) as db:
+        db.insert(record)
+    con = sqlite3.connect(path)
+    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    con.commit()
+    con.close()
+    before = path.read_bytes()
+    with pytest.raises(ToolkitError, match="newer toolkit"):
+        ResultsDB(path)
+    assert path.read_bytes() == before

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import ToolkitError, UsageError
+from toolkit.schemas import validate_record
 
-__all__ = ["ENV_VAR", "ResultsDB", "default_db_path", "load_records", "run_key", "write_json_export"]
+__all__ = ["ENV_VAR", "SCHEMA_VERSION", "ResultsDB", "default_db_path", "load_records", "run_key", "write_json_export"]
 
 ENV_VAR = "TOOLKIT_RESULTS"
 EXPORT_KIND = "mobilenet-toolkit-results"
@@ -34,10 +35,15 @@ _COLUMNS = (
     "peak_memory_mb REAL", "temp_before_c REAL", "temp_after_c REAL", "sweep_id TEXT", "record_json TEXT NOT NULL",
 )  # fmt: skip
 _NAMES = tuple(c.split()[0] for c in _COLUMNS)
-_DDL = (
-    "CREATE TABLE IF NOT EXISTS results (id INTEGER PRIMARY KEY AUTOINCREMENT, " + ", ".join(_COLUMNS) + ")",
-    "CREATE INDEX IF NOT EXISTS results_run_key ON results(run_key)",
-)
+# Version 1 is the store as first released (no user_version); each later version is a list of SQL
+# statements that upgrade the one before it. Append, never edit: a user's DB is migrated step by step.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        "CREATE TABLE IF NOT EXISTS results (id INTEGER PRIMARY KEY AUTOINCREMENT, " + ", ".join(_COLUMNS) + ")",
+        "CREATE INDEX IF NOT EXISTS results_run_key ON results(run_key)",
+    ),
+}
+SCHEMA_VERSION = max(_MIGRATIONS)
 
 
 def default_db_path() -> Path:
@@ -102,14 +108,36 @@ class ResultsDB:
         try:
             self._con.execute("PRAGMA journal_mode=WAL")
             self._con.execute("PRAGMA synchronous=NORMAL")
-            self._write(lambda: [self._con.execute(sql) for sql in _DDL])
+            self._write(self._migrate)
             check = self._con.execute("PRAGMA quick_check").fetchone()[0]
         except sqlite3.DatabaseError as e:
             self._con.close()
             raise self._corrupt(e) from None
+        except ToolkitError:
+            self._con.close()
+            raise
         if check != "ok":
             self._con.close()
             raise self._corrupt(check)
+
+    def _migrate(self) -> None:
+        """Bring the file to :data:`SCHEMA_VERSION` (inside the write lock, so two openers cannot race).
+
+        A file from before versioning has the results table and user_version 0: that is version 1.
+        """
+        version = int(self._con.execute("PRAGMA user_version").fetchone()[0])
+        has_table = self._con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='results'").fetchone()
+        if version == 0 and has_table:
+            version = 1
+        if version > SCHEMA_VERSION:
+            raise ToolkitError(
+                f"results DB {self.path} was written by a newer toolkit (schema {version}, this one reads up to "
+                f"{SCHEMA_VERSION}): upgrade mobilenet-toolkit or pass another --db"
+            )
+        for target in range(1 if not has_table else version + 1, SCHEMA_VERSION + 1):
+            for sql in _MIGRATIONS[target]:
+                self._con.execute(sql)
+        self._con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _corrupt(self, why: object) -> ToolkitError:
         return ToolkitError(
@@ -129,8 +157,6 @@ class ResultsDB:
 
     def insert(self, record: Mapping[str, Any], *, key: str | None = None, sweep_id: str | None = None) -> int:
         """Validate ``record`` against the schema and store it; returns the row id."""
-        from toolkit.profile.host import validate_record
-
         validate_record(dict(record))
         row = _flatten(record, key or _record_key(record), sweep_id)
         sql = f"INSERT INTO results ({', '.join(_NAMES)}) VALUES ({', '.join('?' * len(_NAMES))})"

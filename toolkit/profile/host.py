@@ -15,9 +15,10 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from toolkit.profile.protocol import ProfileConfig, result_schema_problem
+from toolkit.profile.protocol import ProfileConfig
 from toolkit.profile.runner import Measurement, host_temperature_c, measure, profile_input
 from toolkit.profile.stats import summarize
+from toolkit.schemas import validate_record
 
 __all__ = ["HostDevice", "build_record", "cpu_governor", "cpu_model", "validate_record"]
 
@@ -56,15 +57,6 @@ def _describe() -> dict[str, Any]:
         "python": platform.python_version(),
         "toolkit_version": __version__,
     }
-
-
-def validate_record(record: dict[str, Any]) -> None:
-    """Raise ToolkitError (one line: the JSON path and the problem) unless ``record`` fits the schema."""
-    from toolkit.errors import ToolkitError
-
-    problem = result_schema_problem(record)
-    if problem:
-        raise ToolkitError(f"result record does not match the schema {problem}")
 
 
 def build_record(

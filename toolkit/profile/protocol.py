@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from toolkit.schemas import result_schema_problem
+
 __all__ = [
     "DeviceBackend",
     "DeviceError",
@@ -22,31 +24,6 @@ __all__ = [
     "result_schema_problem",
     "run_phone_sweep",
 ]
-
-_RESULT_SCHEMA: dict[str, Any] | None = None
-
-
-def result_schema_problem(record: dict[str, Any]) -> str | None:
-    """The first way ``record`` breaks the shared result schema ("at PATH: message"), or None.
-
-    One check for every writer (host, Android app, iOS app); the schema is read once per process.
-    """
-    global _RESULT_SCHEMA
-    from toolkit._deps import require
-
-    require("jsonschema")
-    import json
-
-    import jsonschema
-
-    if _RESULT_SCHEMA is None:
-        path = Path(__file__).resolve().parents[1] / "schemas" / "result.schema.json"
-        _RESULT_SCHEMA = json.loads(path.read_text(encoding="utf-8"))
-    errors = sorted(jsonschema.Draft202012Validator(_RESULT_SCHEMA).iter_errors(record), key=lambda e: list(e.path))
-    if not errors:
-        return None
-    where = "/".join(str(p) for p in errors[0].absolute_path) or "(record)"
-    return f"at {where}: {errors[0].message[:200]}"
 
 
 class DeviceError(RuntimeError):
