@@ -207,16 +207,19 @@ def test_quantize_refuses_native_io_where_it_does_not_exist(tmp_path, target, sc
 
 @needs_et
 def test_changing_io_re_exports_and_each_is_cached(tmp_path):
-    from tests._export_helpers import model
+    src = _fp16("float")
+    for p in src.path.parent.glob(src.path.name + "*"):
+        shutil.copy2(p, tmp_path / p.name)
 
     def run(io: str):
         cfg = ExportConfig(target="executorch", precision="fp16", output_dir=tmp_path, io=io)
-        return export(model(0.25, 32), cfg, progress=False)
+        return export(digits_model(), cfg, images=digits_split()[2][:24], progress=False)
 
-    first, native = run("float"), run("native")
-    assert not first.cache_hit and not native.cache_hit and first.path == native.path
-    assert first.manifest["cache_key"] != native.manifest["cache_key"]
-    assert native.manifest["input"]["dtype"] == "float16" and run("native").cache_hit
+    assert run("float").cache_hit  # the copied float-I/O artifact is up to date
+    native = run("native")
+    assert not native.cache_hit and native.path == tmp_path / src.path.name
+    assert native.manifest["cache_key"] != src.manifest["cache_key"] and native.manifest["input"]["dtype"] == "float16"
+    assert run("native").cache_hit
 
 
 # ---- the declared I/O is checked against the runtime ------------------------------------------------------
@@ -276,3 +279,16 @@ def test_schema_ties_quantization_to_integer_dtypes():
             validate_manifest({**base, **change})
     validate_manifest({**base, "input": {**base["input"], "dtype": "int8", "quantization": q}})
     validate_manifest({**base, "input": {**base["input"], "dtype": "uint8", "layout": "image"}})  # Core ML pixels
+
+
+@pytest.mark.slow
+@needs_tflite
+def test_cli_tflite_int8_is_float_in_float_out_by_default(tmp_path, capsys):
+    from toolkit.cli import main
+
+    args = ["export", "-t", "tflite", "-p", "int8", "-a", "0.25", "-r", "32", "-w", "random", "--num-classes", "10",
+            "--calibration-samples", "6", "-o", str(tmp_path)]  # fmt: skip
+    assert main(args) == 0
+    (path,) = tmp_path.glob("*.tflite")
+    inp, out = _runtime_specs(path)
+    assert (inp.dtype, out.dtype, inp.shape) == ("float32", "float32", (1, 32, 32, 3))
