@@ -1,10 +1,11 @@
 """The quantization library: one recipe per target, calibration, exact int8 rewrites, accuracy checks.
 
-Importable on its own (torch, numpy and ``toolkit.data``/``toolkit.errors``; each target's runtime is
-imported only when used). ``toolkit export --precision int8`` calls the per-target hooks
-(:func:`quantization.xnnpack.quantize_pt2e`, :func:`quantization.tflite.prepare_for_litert`,
-:func:`quantization.onnx.quantize_onnx`, :func:`quantization.coreml.compress_mlmodel`); from Python,
-:func:`quantize` does everything for one target and returns the artifact with its figures::
+Importable on its own (torch, numpy and ``toolkit.data``/``toolkit.errors``/``toolkit.runtimes.io``; each
+target's runtime is imported only when used). Every artifact has float32 I/O unless ``io="native"``.
+``toolkit export --precision int8`` calls the per-target hooks (:func:`quantization.xnnpack.quantize_pt2e`,
+:func:`quantization.tflite.prepare_for_litert`, :func:`quantization.onnx.quantize_onnx`,
+:func:`quantization.coreml.compress_mlmodel`); from Python, :func:`quantize` does everything for one target
+and returns the artifact with its figures::
 
     art = quantization.quantize(model, target="executorch", scheme="int8", calibration=images,
                                 out_path="m.pte", eval_data=(x_test, y_test))
@@ -27,6 +28,7 @@ from quantization.calibration import BUNDLED, CalibrationSet, CalibrationWarning
 from quantization.config import DEFAULT_SCHEME, SCHEMES, QuantConfig, supported_schemes
 from quantization.rewrites import fold_tf_padding
 from toolkit.errors import ToolkitError, UsageError
+from toolkit.runtimes.io import validate_io
 
 __all__ = [
     "DEFAULT_SCHEME",
@@ -42,6 +44,9 @@ __all__ = [
 ]
 
 _EXT = {"executorch": ".pte", "tflite": ".tflite", "onnx": ".onnx", "coreml": ".mlpackage"}
+# Schemes whose artifact can keep its compute dtype at the edges (io="native"); every other one computes
+# in float (or, Core ML, takes an image and gives probabilities) and has float I/O only.
+NATIVE_IO: dict[str, tuple[str, ...]] = {"tflite": ("int8",)}
 
 
 @dataclass
@@ -55,6 +60,7 @@ class QuantizedArtifact:
     size_bytes: int
     layers: list[dict[str, Any]] = field(default_factory=list)  # Core ML compression report
     warnings: list[str] = field(default_factory=list)
+    io: str = "float"  # float32 at the edges, or "native" (int8 I/O, TFLite int8 only)
 
     def manifest(self) -> dict[str, Any]:
         """The ``quantization`` section of the artifact manifest."""
@@ -65,6 +71,7 @@ class QuantizedArtifact:
             "accuracy": self.accuracy.to_dict() if self.accuracy is not None else None,
             "layers": self.layers or None,
             "warnings": self.warnings,
+            "io": self.io,
         }
 
 
@@ -79,6 +86,7 @@ def quantize(
     eval_data: Any = None,
     fold_padding: bool | None = None,
     layout: str = "nchw",
+    io: str = "float",
 ) -> QuantizedArtifact:
     """Quantize ``model`` for ``target`` and write the artifact (temp file, then rename).
 
@@ -91,10 +99,14 @@ def quantize(
             bundled photos (unless they were the calibration set).
         fold_padding: apply the exact pad-free rewrite before int8 (None = the target's default).
         layout: TFLite input layout, ``nchw`` or ``nhwc``.
+        io: ``"float"`` (float32 in and out, quantize/dequantize inside the graph) or ``"native"`` (the
+            compute dtype at the edges: int8 with the tensors' scale and zero point; TFLite int8 only).
 
-    Raises UsageError for a bad scheme or data, ToolkitError when the model fails to quantize.
+    Raises UsageError for a bad scheme, io or data, ToolkitError when the model fails to quantize.
     """
     cfg = QuantConfig(target, scheme, calibration_samples=calibration_samples, fold_padding=fold_padding)
+    if validate_io(io) == "native" and cfg.scheme not in NATIVE_IO.get(target, ()):
+        raise UsageError(f"{target} {cfg.scheme} has no io='native' (float32 I/O only); it exists for tflite int8")
     model = model.eval()
     from toolkit.data import TF_PREPROCESSING
 
@@ -109,7 +121,7 @@ def quantize(
     tmp = final.with_name(f".{final.stem}.tmp-{os.getpid()}{_EXT[target]}")
     qmodel = fold_tf_padding(model) if cfg.folds_padding else model
     try:
-        run, layers = _build(qmodel, cfg, cal, tmp, layout)
+        run, layers = _build(qmodel, cfg, cal, tmp, layout, io)
         x_eval, y_eval, source = eval_set(eval_data, model, prep)
         accuracy = None
         on_calibration = source == BUNDLED and cal is not None and cal.source == BUNDLED
@@ -121,10 +133,12 @@ def quantize(
     notes = list(cal.warnings) if cal is not None else []
     if accuracy is None:
         notes.append("accuracy not measured: no host runtime or no held-out images")
-    return QuantizedArtifact(final, cfg, cal, accuracy, _size(final), layers, notes)
+    return QuantizedArtifact(final, cfg, cal, accuracy, _size(final), layers, notes, io)
 
 
-def _build(model: torch.nn.Module, cfg: QuantConfig, cal: CalibrationSet | None, tmp: Path, layout: str) -> tuple:
+def _build(
+    model: torch.nn.Module, cfg: QuantConfig, cal: CalibrationSet | None, tmp: Path, layout: str, io: str
+) -> tuple:
     """Write the artifact at ``tmp``; return (runner(path, images) or None, Core ML layer report)."""
     example = torch.zeros(1, 3, model.resolution, model.resolution)
     if cfg.target == "executorch":
@@ -138,7 +152,7 @@ def _build(model: torch.nn.Module, cfg: QuantConfig, cal: CalibrationSet | None,
     if cfg.target == "tflite":
         from quantization import tflite
 
-        tflite.convert_to_tflite(model, example, cal, cfg, tmp, layout)
+        tflite.convert_to_tflite(model, example, cal, cfg, tmp, layout, io=io)
         return (lambda p, x: tflite.run_tflite(p, x, layout)), []
     if cfg.target == "onnx":
         from quantization import onnx as qonnx

@@ -1,8 +1,8 @@
 """TFLite int8 through litert-torch: PT2E full-integer (static), dynamic range, and fp16 weights.
 
 litert-torch converts a PT2E-quantized graph when it is told which quantizer made it (``QuantConfig``):
-static → full-integer kernels with int8 I/O (litert-torch folds the first QUANTIZE and the last DEQUANTIZE
-into the graph's input and output; :func:`float_io` puts them back for a float contract), dynamic → weights
+static → full-integer kernels (litert-torch folds the first QUANTIZE and the last DEQUANTIZE into int8
+graph I/O; :func:`float_io` puts them back inside for the default float32 contract), dynamic → weights
 int8 with run-time activation quantization. fp16 uses litert-torch's fp16 recipe (ai-edge-quantizer).
 
 Exporter hook (``toolkit/export/tflite.py``)::
@@ -10,7 +10,7 @@ Exporter hook (``toolkit/export/tflite.py``)::
     module, quant_config = quantization.tflite.prepare_for_litert(model, example, calibration, cfg)
     if layout == "nhwc": module = litert_torch.to_channel_last_io(module, args=[0])  # after quantizing
     data = litert_torch.convert(module, (example_in_layout,), quant_config=quant_config).model_content()
-    data = quantization.tflite.float_io(data)   # only if the app wants float I/O
+    data = quantization.tflite.float_io(data)   # the default float32 I/O; skip it for io="native"
 """
 
 from __future__ import annotations
@@ -24,11 +24,10 @@ import torch
 from quantization.calibration import CalibrationSet
 from quantization.config import QuantConfig
 from quantization.tflite_padding import shrink_folded_kernels
-from toolkit.errors import ToolkitError, UsageError
+from toolkit.errors import ToolkitError
+from toolkit.runtimes.io import validate_io
 
-__all__ = ["IO_TYPES", "convert_to_tflite", "float_io", "litert_quant_config", "prepare_for_litert", "run_tflite"]
-
-IO_TYPES = ("int8", "float")  # full-integer I/O contracts: what litert-torch writes, or float at the edges
+__all__ = ["convert_to_tflite", "float_io", "litert_quant_config", "prepare_for_litert", "run_tflite"]
 
 
 def _pt2e_quantizer(cfg: QuantConfig) -> Any:
@@ -95,17 +94,17 @@ def convert_to_tflite(
     out_path: str | Path,
     layout: str = "nchw",
     *,
-    io: str = "int8",
+    io: str = "float",
 ) -> Path:
     """Quantize and convert in one call (what :func:`quantization.quantize` uses); writes ``out_path``.
 
-    ``io`` is the full-integer model's I/O contract: ``"int8"`` (litert-torch folds the first QUANTIZE and
-    last DEQUANTIZE into the I/O; the app applies scale/zero point) or ``"float"`` (see :func:`float_io`).
+    ``io`` is the full-integer model's I/O contract: ``"float"`` (float32 in and out, quantized inside:
+    :func:`float_io`) or ``"native"`` (int8 in and out; the app applies the tensors' scale/zero point).
+    Other schemes compute in float and always have float32 I/O.
     """
     import litert_torch
 
-    if io not in IO_TYPES:
-        raise UsageError(f"TFLite io must be one of {', '.join(IO_TYPES)}, got {io!r}")
+    validate_io(io)
     module, quant_config = prepare_for_litert(model, example, calibration, cfg)
     sample = example
     if layout == "nhwc":

@@ -25,7 +25,7 @@ N_EVAL = 200  # held-out digits the accuracy record is measured on
 
 
 @functools.cache
-def _export(target: str, tmp: str, scheme: str | None = None):
+def _export(target: str, tmp: str, scheme: str | None = None, io: str = "float"):
     x_train, _, x_test, y_test = digits_split()
     model = digits_model()
     options = {
@@ -35,13 +35,22 @@ def _export(target: str, tmp: str, scheme: str | None = None):
     }
     if scheme is not None:
         options["scheme"] = scheme
-    cfg = ExportConfig(target=target, precision="int8", output_dir=tmp, options=options)
+    cfg = ExportConfig(target=target, precision="int8", output_dir=tmp, options=options, io=io)
     return export(model, cfg, images=x_test[:48], progress=False)
 
 
+def int8_export(target: str, scheme: str | None = None, io: str = "float"):
+    """The digits int8 export, shared by every test module of the session (one folder per I/O contract)."""
+    from tests._export_helpers import shared_dir
+
+    return _export(target, str(shared_dir() / f"int8-{io}"), scheme, io)
+
+
 @pytest.fixture(scope="module")
-def outdir(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("int8"))
+def outdir():
+    from tests._export_helpers import shared_dir
+
+    return str(shared_dir() / "int8-float")
 
 
 CASES = [
@@ -84,10 +93,11 @@ def test_int8_artifact_is_smaller_and_integer(outdir):
 
 
 @pytest.mark.skipif(not (HAS_LITERT_TORCH and HAS_TFLITE_INTERPRETER), reason="needs the tflite extra")
-def test_tflite_full_integer_records_its_io_contract(outdir):
+def test_tflite_full_integer_has_float_io_and_no_pads_or_transposes(outdir):
     m = _export("tflite", outdir).manifest
-    assert m["input"]["dtype"] == "int8" and m["input"]["quantization"]["scale"] > 0
-    assert "quantization" in m["output"]
+    assert m["input"]["dtype"] == m["output"]["dtype"] == "float32"  # quantized inside the graph by default
+    assert "quantization" not in m["input"] and "quantization" not in m["output"]
+    assert m["backend"]["ops"]["QUANTIZE"] >= 1 and m["backend"]["ops"]["DEQUANTIZE"] >= 1
     assert m["backend"]["pad_ops"] == 0 and m["backend"]["transpose_ops"] == 0
     assert tflite_kernel_sizes(_export("tflite", outdir).path) == {(3, 3): 14, (1, 1): 13}  # no 4×4 left
 

@@ -285,18 +285,22 @@ def load_images(images: np.ndarray | str | Path | None, resolution: int, preproc
         raise UsageError(str(e)) from None
 
 
-def verify_runner(runner: Any, layout: str, model: Any, images_nchw: np.ndarray, precision: str) -> ParityReport:
+def verify_runner(
+    runner: Any, layout: str, model: Any, images_nchw: np.ndarray, precision: str, io: Any = None
+) -> ParityReport:
     """Run ``images_nchw`` through ``runner`` (in ``layout``) and the model; compare at ``precision``.
 
     The PyTorch logits are first turned into what the runner returns (its ``output_kind``: softmax for a
     Core ML classifier's probabilities). When an fp16 artifact misses the absolute cosine bar, the
     model's own fp16 evaluation decides whether fp16 could have met it (see :data:`TOLERANCES`).
+    ``io``: the manifest's declared (input, output) specs; inputs are then encoded and outputs decoded
+    with them, as an app does (:mod:`toolkit.runtimes.declared`).
     """
     from toolkit.runtimes import from_logits, output_kind, run_batch
 
     kind = output_kind(runner)
     ref = from_logits(reference_logits(model, images_nchw), kind)
-    out = run_batch(runner, images_nchw, layout)
+    out = run_batch(runner, images_nchw, layout, io=io)
     report = compare(ref, out, precision=precision)
     if not report.passed and get_tolerance(precision).max_err_vs_fp16_reference is not None:
         ref16 = from_logits(fp16_reference_logits(model, images_nchw), kind)
@@ -340,7 +344,9 @@ def verify_artifact(
     """Re-check an artifact against PyTorch (the model is rebuilt from the manifest when not given).
 
     Where the format has no runtime on this OS (Core ML on Linux) the exporter's static spec check runs
-    instead and the report says ``method="spec_check"``. The report is gated on the manifest's precision.
+    instead and the report says ``method="spec_check"``. The artifact is fed through its manifest's
+    declared I/O, and a manifest that disagrees with the loaded runtime raises ToolkitError. The report is
+    gated on the manifest's precision.
     ``compute_units`` (Core ML only) picks the Core ML compute units; other formats reject it.
     """
     from toolkit.data import Preprocessing
@@ -355,9 +361,13 @@ def verify_artifact(
     except RuntimeUnavailableError as e:
         return spec_check(path, manifest["target"], model, precision, reason=str(e))
     try:
+        from toolkit.runtimes.declared import check_declared_io, declared_io
+
+        check_declared_io(manifest, runner, path.name)
         prep = Preprocessing.from_dict(manifest["preprocessing"])
         x = load_images(images, int(manifest["variant"]["resolution"]), prep)
-        return verify_runner(runner, manifest["input"]["layout"], model, x, precision)
+        io = declared_io(manifest, runner)
+        return verify_runner(runner, manifest["input"]["layout"], model, x, precision, io=io)
     finally:
         runner.close()
 

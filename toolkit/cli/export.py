@@ -39,6 +39,13 @@ def export(
     num_classes: int = typer.Option(None, "--num-classes", help="Classifier size (default: 1000 or the checkpoint's)."),
     labels: Path = typer.Option(None, "--labels", help="Class names file, one per line."),
     layout: str = typer.Option("nhwc", "--layout", help="TFLite input layout: nhwc or nchw."),
+    io: str = typer.Option(
+        "float",
+        "--io",
+        help="float: float32 image in, float32 scores out, whatever the weights' precision (quantize/cast "
+        "inside the graph); native: the compute dtype at the edges, declared in the manifest (tflite int8: "
+        "int8 with scale/zero point; executorch fp16: float16).",
+    ),
     dynamic_batch: bool = typer.Option(False, "--dynamic-batch/--static-batch", help="ONNX: symbolic batch axis."),
     min_target: str = typer.Option("iOS16", "--min-deployment-target", help="Core ML minimum deployment target."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Check parity against PyTorch on photos."),
@@ -54,7 +61,7 @@ def export(
     """
     from toolkit import mobilenet_v1
     from toolkit.export.base import ExportConfig, validate_target
-    from toolkit.export.pipeline import export_targets
+    from toolkit.export.pipeline import check_request, export_targets
     from toolkit.export.summary import read_labels, summary
 
     targets = ["all"] if target == "all" else [validate_target(target)]
@@ -62,8 +69,10 @@ def export(
              "eval_data": eval_data, "fold_padding": fold_padding}  # fmt: skip
     cfg = ExportConfig(target=targets[0] if target != "all" else "onnx", precision=precision, output_dir=output_dir,
                        layout=layout, dynamic_batch=dynamic_batch, minimum_deployment_target=min_target,
-                       verify=verify, force=force, threads=threads,
+                       verify=verify, force=force, threads=threads, io=io,
                        options={k: v for k, v in quant.items() if v is not None})  # fmt: skip
+    if target != "all":
+        check_request(cfg)  # a bad precision, scheme or --io before any weights are loaded
     model = mobilenet_v1(alpha, resolution, weights=weights, num_classes=num_classes, seed=seed)
     if labels is not None:
         model.class_names = read_labels(labels, model.num_classes)

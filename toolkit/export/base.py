@@ -16,6 +16,7 @@ import torch
 
 from toolkit.errors import UsageError
 from toolkit.runtimes.base import Runner
+from toolkit.runtimes.io import validate_io
 
 __all__ = [
     "PRECISIONS",
@@ -23,6 +24,8 @@ __all__ = [
     "TARGETS",
     "ExportConfig",
     "Exporter",
+    "UnsupportedIOError",
+    "check_io",
     "get_exporter",
     "validate_precision",
     "validate_target",
@@ -54,9 +57,11 @@ class ExportConfig:
     force: bool = False
     options: dict[str, Any] = field(default_factory=dict)  # backend-specific, validated by the backend
     threads: int = 0  # host-runtime threads for verification; 0 = the runtime's default
+    io: str = "float"  # float32 at the edges, or "native": the compute dtype (see toolkit.runtimes.io)
 
     def __post_init__(self) -> None:
         validate_target(self.target)
+        validate_io(self.io)
         if self.precision is not None:
             validate_precision(self.precision)
         if self.layout not in ("nhwc", "nchw"):
@@ -80,6 +85,9 @@ class Exporter(Protocol):
       manifest), e.g. ``{"coremltools": "9.0"}``. torch and toolkit versions are always added.
     - ``cache_options(cfg) -> dict``: the config fields this target reads (default: all of them), so
       e.g. an ONNX export is not redone because ``--layout`` changed.
+    - ``native_io: tuple[str, ...]``: the artifact-name components (precision or int8 scheme) that can keep
+      their compute dtype at the edges with ``io="native"``; ``io_contract: str`` says, for the refusal
+      message, what every other artifact of the target takes and gives. See :func:`check_io`.
     - ``verify_without_runtime(path, model, precision) -> dict``: where ``open`` raises
       RuntimeUnavailableError (Core ML on Linux), check the artifact statically (spec inputs, outputs,
       labels, precision, op types); return JSON-able findings (recorded as ``parity["spec_check"]``) and
@@ -113,6 +121,25 @@ def validate_precision(precision: str) -> str:
     if precision not in PRECISIONS:
         raise UsageError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
     return precision
+
+
+class UnsupportedIOError(UsageError):
+    """``io="native"`` asked of an artifact whose edges have no other dtype than the float contract's."""
+
+
+def check_io(exporter: Exporter, name: str, io: str) -> str:
+    """``io`` if ``exporter`` can write artifact kind ``name`` (precision or int8 scheme) with it.
+
+    Float I/O exists everywhere; native I/O only where the graph computes in another dtype and the
+    exporter lists the kind in ``native_io``. One line otherwise, saying what the target gives instead.
+    """
+    validate_io(io)
+    native = tuple(getattr(exporter, "native_io", ()))
+    if io == "float" or name in native:
+        return io
+    contract = getattr(exporter, "io_contract", "float32 in, float32 out")
+    where = f"; it exists for {exporter.target} {', '.join(native)}" if native else ""
+    raise UnsupportedIOError(f"{exporter.target} {name} has no --io native ({contract}){where}")
 
 
 def get_exporter(target: str) -> Exporter:

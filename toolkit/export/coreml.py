@@ -92,6 +92,8 @@ class CoreMLExporter:
     precisions = ("fp16", "fp32", "int8")
     natural_precision = "fp16"
     runtime = "coreml"
+    native_io: tuple[str, ...] = ()  # the image input and the classifier's probabilities are the contract
+    io_contract = "it takes an RGB image (uint8 pixels, normalized inside) and returns float probabilities"
 
     def tool_versions(self) -> dict[str, str | None]:
         return {"coremltools": package_version("coremltools")}
@@ -145,7 +147,8 @@ class CoreMLExporter:
         return {
             "input_layout": "image",
             "input_shape": [1, 3, r, r],
-            "input_dtype": "uint8",
+            "input_dtype": "uint8",  # raw 0..255 pixels: layout image, no quantization
+            "output_dtype": "float32",  # classLabel_probs: a class → probability dictionary of floats
             "runtime_version": package_version("coremltools"),
             "input_name": INPUT_NAME,
             "image_scale": scale,

@@ -1,7 +1,10 @@
 """ExecuTorch target: ``torch.export`` → ``to_edge_transform_and_lower(XnnpackPartitioner())`` → ``.pte``.
 
 Every MobileNet op must land in the XNNPACK delegate: an op left to the portable kernels runs 10-50×
-slower on a phone, so a partial delegation is an export failure, not a warning.
+slower on a phone, so a partial delegation is an export failure, not a warning. The one exception is the
+fp16 program's float32 I/O: XNNPACK takes no dtype-changing ``_to_dim_order_copy``, so the cast of the
+graph input to half and of the graph output back to float run as two portable ops at the edges
+(:func:`boundary_casts`); anything else outside the delegate still fails the export.
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ from toolkit.runtimes.base import Runner
 
 require("executorch")
 
-__all__ = ["EXPORTER", "ExecuTorchExporter", "count_delegation", "lower_program", "lower_to_xnnpack"]
+__all__ = [
+    "EXPORTER",
+    "ExecuTorchExporter",
+    "HalfInside",
+    "boundary_casts",
+    "count_delegation",
+    "lower_program",
+    "lower_to_xnnpack",
+]
 
 _SKIP = {"getitem", "executorch_call_delegate"}  # plumbing, not model ops
 
@@ -38,23 +49,65 @@ def _graph_ops(gm: torch.fx.GraphModule) -> list[str]:
     return names
 
 
+def _dtype(node: Any) -> str:
+    return str(node.meta["val"].dtype).removeprefix("torch.")
+
+
+def boundary_casts(program: torch.export.ExportedProgram) -> dict[str, Any]:
+    """The dtype casts sitting exactly on the graph's edges: ``{"input"|"output": (node, "float32->float16")}``.
+
+    An input cast reads a user input placeholder directly; an output cast is returned directly and used
+    by nothing else. Each must change the dtype and keep the contiguous dim order (what
+    ``x.half()``/``.float()`` lower to); any other cast is not a boundary cast.
+    """
+    gm = program.graph_module
+    user_inputs = set(program.graph_signature.user_inputs)
+    (output,) = (n for n in gm.graph.nodes if n.op == "output")
+    returned = set(output.all_input_nodes)
+    found: dict[str, Any] = {}
+    for node in gm.graph.nodes:
+        if node.op != "call_function" or "_to_dim_order_copy" not in _op_name(node):
+            continue
+        src = node.args[0]
+        contiguous = list(node.kwargs.get("dim_order") or []) == list(range(node.meta["val"].dim()))
+        if set(node.kwargs) - {"dtype", "dim_order"} or not contiguous or _dtype(src) == _dtype(node):
+            continue
+        change = f"{_dtype(src)}->{_dtype(node)}"
+        if src.op == "placeholder" and src.name in user_inputs and "input" not in found:
+            found["input"] = (node, change)
+        elif node in returned and list(node.users) == [output] and "output" not in found:
+            found["output"] = (node, change)
+    return found
+
+
 def count_delegation(edge: Any) -> dict[str, Any]:
-    """Delegated vs total operator counts of a lowered EdgeProgramManager, with the ops left outside."""
-    gm = edge.exported_program().graph_module
+    """Delegated vs total operator counts of a lowered EdgeProgramManager, with the ops left outside.
+
+    Boundary casts (:func:`boundary_casts`) are counted in ``total_ops`` and listed under ``boundary_casts``,
+    not under ``non_delegated``: the exporter decides whether its program may have them.
+    """
+    program = edge.exported_program()
+    gm = program.graph_module
     delegated: Counter[str] = Counter()
     for _, sub in gm.named_children():
         original = getattr(sub, "original_module", None)  # LoweredBackendModule → its ExportedProgram
         if original is not None:
             delegated.update(_graph_ops(original.graph_module))
+    casts = boundary_casts(program)
     outside = Counter(_graph_ops(gm))
+    for node, _ in casts.values():
+        name = str(getattr(node.target, "__name__", node.target))
+        outside[name] -= 1
+    outside = +outside  # drop the zero counts
     n_delegates = sum(
         1 for n in gm.graph.nodes if n.op == "call_function" and _op_name(n) == "executorch_call_delegate"
     )
     return {
         "delegated_ops": sum(delegated.values()),
-        "total_ops": sum(delegated.values()) + sum(outside.values()),
+        "total_ops": sum(delegated.values()) + sum(outside.values()) + len(casts),
         "delegate_calls": n_delegates,
         "non_delegated": dict(outside),
+        "boundary_casts": {side: change for side, (_, change) in sorted(casts.items())},
         "delegated_by_type": dict(sorted(delegated.items())),
     }
 
@@ -94,11 +147,23 @@ def _fold_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
+class HalfInside(torch.nn.Module):
+    """A half-precision model behind float32 edges: cast in, run in fp16, cast the scores back."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x.half()).float()
+
+
 class ExecuTorchExporter:
     """``.pte`` for the XNNPACK delegate.
 
-    fp16 keeps fp16 inputs/outputs so no cast runs outside XNNPACK; int8 is PT2E static (or dynamic) int8
-    from :mod:`quantization`, pad-free by default, with float I/O quantized inside the delegate.
+    fp16 takes float32 and returns float32 (two boundary casts outside the delegate), or with
+    ``io="native"`` float16 at both edges and nothing outside; int8 is PT2E static (or dynamic) int8 from
+    :mod:`quantization`, pad-free by default, with float I/O quantized inside the delegate.
     """
 
     target = "executorch"
@@ -106,6 +171,8 @@ class ExecuTorchExporter:
     precisions = ("fp32", "fp16", "int8")
     natural_precision = "fp32"
     runtime = "executorch"
+    native_io = ("fp16",)  # fp16 can keep float16 at the edges; int8 quantizes inside the delegate
+    io_contract = "it takes float32 and returns float32 scores; int8 quantizes inside the XNNPACK delegate"
 
     def tool_versions(self) -> dict[str, str]:
         from toolkit.export.manifest import package_version
@@ -133,15 +200,13 @@ class ExecuTorchExporter:
             quant = hooks.record(qcfg, cal) | ({"qat": True} if "qat_program" in cfg.options else {})
         else:
             if precision == "fp16":
-                model, example = _fold_batchnorm(copy.deepcopy(model)).half(), example.half()
+                model = _fold_batchnorm(copy.deepcopy(model)).half()
+                model, example = (model, example.half()) if cfg.io == "native" else (HalfInside(model), example)
             buffer, counts = lower_to_xnnpack(model, example)
-        if counts["non_delegated"] or counts["delegate_calls"] == 0:
-            raise ToolkitError(
-                f"XNNPACK did not take every op: {counts['delegated_ops']}/{counts['total_ops']} delegated, "
-                f"left to portable kernels: {', '.join(f'{k}×{v}' for k, v in counts['non_delegated'].items())}"
-            )
+        casts = {"input": "float32->float16", "output": "float16->float32"}
+        _check_delegation(counts, casts if precision == "fp16" and cfg.io == "float" else {})
         out_path.write_bytes(buffer)
-        dtype = "float16" if precision == "fp16" else "float32"
+        dtype = "float16" if precision == "fp16" and cfg.io == "native" else "float32"
         extras = {"delegate": "xnnpack", "input_dtype": dtype, "output_dtype": dtype, **counts,
                   "runtime_version": self.tool_versions()["executorch"]}  # fmt: skip
         if quant is not None:
@@ -152,6 +217,18 @@ class ExecuTorchExporter:
         from toolkit.runtimes.executorch import open_runner
 
         return open_runner(path, threads=threads)
+
+
+def _check_delegation(counts: dict[str, Any], allowed_casts: dict[str, str]) -> None:
+    """ToolkitError unless XNNPACK took every op but exactly the boundary casts this program may have."""
+    left = counts["non_delegated"]
+    if left or counts["delegate_calls"] == 0:
+        raise ToolkitError(
+            f"XNNPACK did not take every op: {counts['delegated_ops']}/{counts['total_ops']} delegated, "
+            f"left to portable kernels: {', '.join(f'{k}×{v}' for k, v in left.items())}"
+        )
+    if counts["boundary_casts"] != allowed_casts:
+        raise ToolkitError(f"casts outside XNNPACK {counts['boundary_casts']}, expected {allowed_casts or 'none'}")
 
 
 EXPORTER = ExecuTorchExporter()

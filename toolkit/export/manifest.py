@@ -29,6 +29,7 @@ __all__ = [
     "atomic_write_text",
     "build_manifest",
     "cache_key",
+    "declared_io",
     "labels_path",
     "package_version",
     "remove_path",
@@ -45,6 +46,7 @@ RESERVED_EXTRAS = (
     "input_layout",
     "input_shape",
     "input_dtype",
+    "output_dtype",
     "delegate",
     "runtime_version",
     "quantization",
@@ -101,14 +103,16 @@ def tree_size(path: Path) -> int:
 
 
 def _options(exporter: Exporter, cfg: ExportConfig) -> dict[str, Any]:
+    """The options this target reads, plus the I/O contract every target honours (``io`` changes the bytes)."""
     hook = getattr(exporter, "cache_options", None)
     if hook is not None:
-        return dict(hook(cfg))
+        return {**hook(cfg), "io": cfg.io}
     return {
         "layout": cfg.layout,
         "dynamic_batch": cfg.dynamic_batch,
         "minimum_deployment_target": cfg.minimum_deployment_target,
         **cfg.options,
+        "io": cfg.io,
     }
 
 
@@ -165,8 +169,7 @@ def build_manifest(
     """The manifest for ``built`` (the temp artifact) as it will be named at ``final``."""
     from toolkit.cost import count
 
-    layout = extras.get("input_layout", "nchw")
-    dynamic = bool(extras.get("dynamic_batch", False))
+    inp, out = declared_io(model, extras)
     cost = count(model.alpha, model.resolution, model.num_classes)
     source = getattr(model, "weight_source", None)
     weights = source.to_dict() if source is not None else {"kind": "in-memory", "path": None, "sha256": None}
@@ -199,18 +202,8 @@ def build_manifest(
         "precision": precision,
         "runtime": {"name": exporter.runtime, "version": extras.get("runtime_version")},
         "delegate": extras.get("delegate"),
-        "input": {
-            "shape": extras.get("input_shape", _input_shape(model, layout, dynamic)),
-            "layout": layout,
-            "dtype": extras.get("input_dtype", "float32"),
-            "color": "RGB",
-            **_io_quantization(extras, "input"),
-        },
-        "output": {
-            "shape": [1, model.num_classes],
-            "kind": extras.get("output_kind", "logits"),
-            **_io_quantization(extras, "output"),
-        },
+        "input": inp,
+        "output": out,
         "preprocessing": prep.to_dict(),
         "labels_file": labels_path(final).name,
         "weights": weights,
@@ -243,8 +236,23 @@ def _verification(cfg: ExportConfig, parity: dict[str, Any] | None) -> dict[str,
     return None if parity is None else {"threads": int(cfg.threads)}
 
 
+def declared_io(model: torch.nn.Module, extras: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The manifest's ``input`` and ``output`` blocks: what the exporter says its artifact takes and gives.
+
+    The pipeline checks these against the loaded runtime before anything is installed, and verification
+    feeds the artifact through them, so an app reading them feeds exactly what was tested.
+    """
+    layout = extras.get("input_layout", "nchw")
+    shape = extras.get("input_shape", _input_shape(model, layout, bool(extras.get("dynamic_batch", False))))
+    inp = {"shape": list(shape), "layout": layout, "dtype": extras.get("input_dtype", "float32"), "color": "RGB",
+           **_io_quantization(extras, "input")}  # fmt: skip
+    out = {"shape": [1, model.num_classes], "dtype": extras.get("output_dtype", "float32"),
+           "kind": extras.get("output_kind", "logits"), **_io_quantization(extras, "output")}  # fmt: skip
+    return inp, out
+
+
 def _io_quantization(extras: dict[str, Any], side: str) -> dict[str, Any]:
-    """``{"quantization": {scale, zero_point}}`` for an integer input/output (TFLite full-integer), else {}."""
+    """``{"quantization": {scale, zero_point}}`` for an integer input/output (native-I/O TFLite int8), else {}."""
     q = extras.get(f"{side}_quantization")
     return {"quantization": q} if q else {}
 

@@ -38,6 +38,8 @@ class OnnxExporter:
     precisions = ("fp32", "int8")
     natural_precision = "fp32"
     runtime = "onnxruntime"
+    native_io: tuple[str, ...] = ()  # fp32 computes in float32; QDQ int8 quantizes inside the graph
+    io_contract = "it takes float32 NCHW and returns float32 logits; int8 QDQ quantizes inside the graph"
 
     def tool_versions(self) -> dict[str, str]:
         from toolkit.export.manifest import package_version
@@ -86,7 +88,9 @@ class OnnxExporter:
         extras = {"opset": opset_found, "ops_by_type": dict(sorted(ops.items())), "total_ops": sum(ops.values()),
                   "dynamic_batch": cfg.dynamic_batch, "input_name": proto.graph.input[0].name,
                   "output_name": proto.graph.output[0].name, "runtime_version": package_version("onnxruntime"),
-                  "input_shape": ["N" if cfg.dynamic_batch else 1, 3, model.resolution, model.resolution]}  # fmt: skip
+                  "input_shape": ["N" if cfg.dynamic_batch else 1, 3, model.resolution, model.resolution],
+                  "input_dtype": _dtype(proto.graph.input[0]),
+                  "output_dtype": _dtype(proto.graph.output[0])}  # fmt: skip
         if quant is not None:
             extras["quantization"] = quant
         return extras
@@ -108,6 +112,18 @@ class OnnxExporter:
         from toolkit.runtimes.onnxruntime import open_runner
 
         return open_runner(path, threads=threads)
+
+
+def _dtype(value: Any) -> str:
+    """The I/O contract's name for a graph input/output's element type; ToolkitError for any other."""
+    import onnx
+
+    elem = value.type.tensor_type.elem_type
+    names = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.FLOAT16: "float16",
+             onnx.TensorProto.INT8: "int8", onnx.TensorProto.UINT8: "uint8"}  # fmt: skip
+    if elem not in names:
+        raise ToolkitError(f"ONNX {value.name} has element type {onnx.TensorProto.DataType.Name(elem)}")
+    return names[elem]
 
 
 EXPORTER = OnnxExporter()

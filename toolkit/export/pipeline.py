@@ -22,11 +22,20 @@ import numpy as np
 import torch
 
 from toolkit.errors import MissingDependencyError, ToolkitError, UsageError
-from toolkit.export.base import QUANT_OPTION_KEYS, TARGETS, ExportConfig, Exporter, get_exporter
+from toolkit.export.base import (
+    QUANT_OPTION_KEYS,
+    TARGETS,
+    ExportConfig,
+    Exporter,
+    UnsupportedIOError,
+    check_io,
+    get_exporter,
+)
 from toolkit.export.manifest import (
     atomic_write_text,
     build_manifest,
     cache_key,
+    declared_io,
     labels_path,
     remove_path,
     state_sha256,
@@ -39,6 +48,7 @@ __all__ = [
     "ExportResult",
     "artifact_name",
     "check_output_dir",
+    "check_request",
     "export",
     "export_targets",
     "resolve_precision",
@@ -75,6 +85,17 @@ def resolve_precision(exporter: Exporter, precision: str | None) -> str:
             f"{', '.join(exporter.precisions)}"
         )
     return precision
+
+
+def check_request(cfg: ExportConfig) -> tuple[Exporter, str, Any, str]:
+    """(exporter, precision, int8 cache fingerprint, artifact-name component) for ``cfg``, or the one-line
+    UsageError an export would end with: precision, int8 options and I/O contract, checked before any work
+    (the CLI calls it before building a model whose weights may need a download)."""
+    exporter = get_exporter(cfg.target)
+    precision = resolve_precision(exporter, cfg.precision)
+    quant_key, name = _quantization_key(cfg, precision)
+    check_io(exporter, name, cfg.io)
+    return exporter, precision, quant_key, name
 
 
 def check_output_dir(output_dir: Path) -> Path:
@@ -121,9 +142,7 @@ def export(
     ToolkitError (with the figures) when parity does not hold.
     """
     start = time.perf_counter()
-    exporter = get_exporter(cfg.target)
-    precision = resolve_precision(exporter, cfg.precision)
-    quant_key, name = _quantization_key(cfg, precision)
+    exporter, precision, quant_key, name = check_request(cfg)
     out_dir = check_output_dir(cfg.output_dir)
     final = out_dir / artifact_name(model, cfg.target, name, exporter.extension)
     model = model.eval()
@@ -201,27 +220,41 @@ def _verify(
     extras: dict[str, Any],
     images: np.ndarray | str | Path | None,
 ) -> tuple[dict[str, Any] | None, list[str]]:
-    """Parity of the temp artifact; raises ToolkitError (artifact discarded) when it fails."""
+    """The declared I/O against the loaded runtime, then parity fed through that I/O as an app feeds it.
+
+    Raises ToolkitError (artifact discarded) when the manifest would misdescribe the artifact or parity
+    fails. With ``--no-verify`` only the I/O is checked, and only where the runtime is installed.
+    """
     from toolkit.runtimes.base import RuntimeUnavailableError
+    from toolkit.runtimes.declared import check_declared_io
+    from toolkit.runtimes.declared import declared_io as runner_io
     from toolkit.verify import check_parity, load_images, spec_check, verify_runner
 
-    if not cfg.verify:
-        return None, ["not verified: exported with --no-verify; parity against PyTorch is unknown"]
+    unverified = ["not verified: exported with --no-verify; parity against PyTorch is unknown"]
+    inp, out = declared_io(model, extras)
+    declared = {"input": inp, "output": out}
     try:
         runner = exporter.open(tmp, threads=cfg.threads)
-    except RuntimeUnavailableError as e:
+    except (RuntimeUnavailableError, MissingDependencyError) as e:
+        if not cfg.verify:
+            return None, unverified
+        if not isinstance(e, RuntimeUnavailableError):
+            raise
         report = spec_check(tmp, cfg.target, model, precision, reason=str(e))
         return report.to_dict(), [f"no {exporter.runtime} runtime on this host ({e}); verified by spec check only"]
     try:
+        check_declared_io(declared, runner, f"{cfg.target} {precision} export")
+        if not cfg.verify:
+            return None, unverified
         x = load_images(images, model.resolution, getattr(model, "preprocessing", None) or _default_prep())
-        layout = extras.get("input_layout", "nchw")
-        report = verify_runner(runner, layout, model, x, precision)
+        layout, io = inp["layout"], runner_io(declared, runner)
+        report = verify_runner(runner, layout, model, x, precision, io=io)
         if extras.get("quantization") is not None:
             from quantization.hooks import measure
             from toolkit.runtimes import run_batch
 
             quant = extras["quantization"]
-            quant["accuracy"] = measure(model, quant, cfg.options, lambda b: run_batch(runner, b, layout))
+            quant["accuracy"] = measure(model, quant, cfg.options, lambda b: run_batch(runner, b, layout, io=io))
     finally:
         runner.close()
     if precision == "int8" and _is_random(model):
@@ -303,6 +336,7 @@ def export_targets(
     names = list(TARGETS) if list(targets) == ["all"] else list(targets)
     results: list[ExportResult] = []
     skipped: dict[str, str] = {}
+    unsupported: list[str] = []
     for target in names:
         one = dataclasses.replace(cfg, target=target)
         try:
@@ -310,7 +344,11 @@ def export_targets(
         except MissingDependencyError as e:
             skipped[target] = str(e)
         except UsageError as e:
-            if len(names) == 1 or "does not support precision" not in str(e):
+            lacks = isinstance(e, UnsupportedIOError) or "does not support precision" in str(e)
+            if len(names) == 1 or not lacks:
                 raise
             skipped[target] = str(e)
+            unsupported.append(str(e))
+    if not results and unsupported and len(unsupported) == len(skipped):
+        raise UsageError("no target can export this combination: " + "; ".join(unsupported))
     return results, skipped

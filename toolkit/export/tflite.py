@@ -4,7 +4,8 @@ Android hands pixels over as NHWC (``Bitmap`` → ``ByteBuffer``), so the defaul
 the model permutes to NCHW as its first op; the converter then rewrites the whole graph to TFLite's
 native NHWC and the permute cancels out (the manifest records how many TRANSPOSE ops survived).
 ``fp16`` stores weights as float16 with DEQUANTIZE ops in front (the standard TFLite "float16
-quantization"): half the size, computed in fp32 on CPU, or fp16 by the GPU delegate.
+quantization"): half the size, computed in fp32 on CPU, or fp16 by the GPU delegate. Every artifact takes
+float32 and returns float32 scores; full-integer int8 keeps int8 at its edges only with ``io="native"``.
 
 litert-torch pulls jax and takes seconds to import, so it is imported inside :meth:`export` only.
 """
@@ -48,6 +49,8 @@ class TFLiteExporter:
     precisions = ("fp32", "fp16", "int8")
     natural_precision = "fp32"
     runtime = "tflite"
+    native_io = ("int8",)  # full-integer int8 can keep int8 at the edges; everything else computes in float
+    io_contract = "it takes float32 and returns float32 scores"
 
     def tool_versions(self) -> dict[str, str | None]:
         return {name: package_version(name) for name in ("litert-torch", "ai-edge-litert", "ai-edge-quantizer")}
@@ -71,6 +74,10 @@ class TFLiteExporter:
         if precision == "int8":
             data, quant = self._int8(model, example, sample, cfg)
             data, shrunk = shrink_folded_kernels(data)  # the folded 4×4 kernels back to 3×3 SAME: exact
+            if cfg.io == "float":
+                from quantization.tflite import float_io
+
+                data = float_io(data)  # QUANTIZE in front, DEQUANTIZE behind: float32 edges, same int8 math
         else:
             module = (NHWCInput(model) if nhwc else model).eval()
             with torch.no_grad(), _quiet_litert():
@@ -128,10 +135,11 @@ class TFLiteExporter:
 
 
 def _io_quantization(path: Path) -> dict[str, Any]:
-    """Full-integer models take and give int8: the dtype and (scale, zero point) an app must apply.
+    """The written model's I/O dtypes as the interpreter reads them, with (scale, zero point) for integers.
 
-    litert-torch's PT2E path folds the first QUANTIZE and last DEQUANTIZE into the graph's I/O, which
-    is the fastest contract (an app turns a uint8 pixel into int8 with one subtraction) but not a float one.
+    Float32 unless a full-integer model was exported with ``io="native"``: litert-torch's PT2E path folds
+    the first QUANTIZE and last DEQUANTIZE into int8 I/O, which the default export puts back inside the
+    graph (:func:`quantization.tflite.float_io`).
     """
     from toolkit.runtimes.tflite import interpreter_module
 

@@ -115,13 +115,21 @@ def to_layout(images_nchw: np.ndarray, layout: str) -> np.ndarray:
     raise ValueError(f"unknown input layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
 
 
-def run_batch(runner: Runner, images_nchw: np.ndarray, layout: str, batch: int = 1) -> np.ndarray:
+def run_batch(runner: Runner, images_nchw: np.ndarray, layout: str, batch: int = 1, io: Any = None) -> np.ndarray:
     """The runner's outputs (logits, or what its ``output_kind`` says) for every image, ``batch`` at a time.
 
-    Artifacts are exported with a static batch of 1.
+    Artifacts are exported with a static batch of 1. ``io``, a manifest's declared (input, output) specs
+    (:func:`toolkit.runtimes.declared.declared_io`), feeds the runtime exactly as an app does: inputs
+    encoded and outputs decoded with the manifest's dtype and quantization.
     """
+    from toolkit.runtimes.declared import run_declared
+
     x = to_layout(images_nchw, layout)
-    outs = [np.asarray(runner.run(x[i : i + batch]), dtype=np.float32) for i in range(0, len(x), batch)]
+
+    def run(xb: np.ndarray) -> np.ndarray:
+        return runner.run(xb) if io is None else run_declared(runner, xb, io)
+
+    outs = [np.asarray(run(x[i : i + batch]), dtype=np.float32) for i in range(0, len(x), batch)]
     return np.concatenate([o.reshape(o.shape[0], -1) for o in outs])
 
 
@@ -188,7 +196,10 @@ def classify(
     labels = _labels(artifact, manifest)
     runner = open_runner(artifact, threads=threads, compute_units=compute_units)
     try:
-        probs = to_probabilities(run_batch(runner, x, manifest["input"]["layout"]), output_kind(runner))[0]
+        from toolkit.runtimes.declared import declared_io
+
+        out = run_batch(runner, x, manifest["input"]["layout"], io=declared_io(manifest, runner))
+        probs = to_probabilities(out, output_kind(runner))[0]
     finally:
         runner.close()
     order = np.argsort(-probs)[:top_k]

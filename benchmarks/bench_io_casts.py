@@ -1,0 +1,128 @@
+"""What float32 I/O costs an fp16 ExecuTorch program: float-I/O vs native (float16) I/O latency, side by side.
+
+    python benchmarks/bench_io_casts.py [--variants 1.0-224 0.25-128] [--rounds 5] [--runs 30] [--threads 2]
+
+The default fp16 ``.pte`` takes float32 and returns float32: XNNPACK takes no dtype-changing copy, so the
+cast of the input to half and of the scores back to float run as two portable kernels outside the delegate
+(docs/export.md "I/O contract"). ``--io native`` keeps float16 at both edges and nothing outside. Both
+programs come from ``toolkit export --precision fp16`` (seeded-random weights: latency does not depend on
+the values) and are timed in one fresh process, warm-up then interleaved rounds with the order rotated each
+round, on inputs built once outside the timed loop as the apps do (float32 for one, float16 for the other).
+Only the ratio measured in one run is meaningful; absolute milliseconds drift on a shared machine.
+Prints a table and writes benchmarks/out/bench_io_casts.json (command, machine, samples, medians).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+OUT = Path(__file__).resolve().parent / "out"
+IOS = ("float", "native")
+
+
+def _build(alpha: float, res: int, io: str, out: Path) -> Path:
+    """``toolkit export -t executorch -p fp16 --io {io}`` of a seeded-random model (cached by the pipeline)."""
+    from toolkit import mobilenet_v1
+    from toolkit.export import ExportConfig, export
+
+    cfg = ExportConfig(target="executorch", precision="fp16", output_dir=out / io, io=io, verify=False)
+    return export(mobilenet_v1(alpha, res, weights="random"), cfg, progress=False).path
+
+
+def _time_worker(paths: list[str], warmup: int, runs: int, rounds: int, threads: int) -> None:
+    """Child process: load every program, time them interleaved, print JSON samples (ms) per path."""
+    import torch
+    from executorch.extension.pybindings import portable_lib
+    from executorch.runtime import Runtime
+
+    if threads > 0:
+        portable_lib._unsafe_reset_threadpool(threads)
+    calls = {}
+    for p in paths:
+        program = Runtime.get().load_program(Path(p))  # kept alive beside its method
+        method = program.load_method("forward")
+        meta = method.metadata.input_tensor_meta(0)
+        dtype = {5: torch.float16, 6: torch.float32}[int(meta.dtype())]
+        x = torch.from_numpy(np.random.default_rng(0).standard_normal(tuple(meta.sizes())).astype(np.float32))
+        calls[p] = lambda prog=program, m=method, x=x.to(dtype): m.execute([x])
+    samples: dict[str, list[float]] = {p: [] for p in paths}
+    for p in paths:
+        for _ in range(warmup):
+            calls[p]()
+    for r in range(rounds):
+        for p in paths[r % len(paths) :] + paths[: r % len(paths)]:  # rotate: no program always runs first
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                calls[p]()
+                samples[p].append((time.perf_counter() - t0) * 1e3)
+    print(json.dumps(samples))
+
+
+def _table(rows: list[dict]) -> str:
+    lines = ["| variant | float I/O median ms | native I/O median ms | float/native | float I/O p90 | native I/O p90 |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        f, n = r["float"], r["native"]
+        lines.append(f"| {r['variant']} | {f['median_ms']:.3f} | {n['median_ms']:.3f} | {r['ratio']:.3f}× "
+                     f"| {f['p90_ms']:.3f} | {n['p90_ms']:.3f} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--variants", nargs="+", default=["1.0-224", "0.25-128"])
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--build-dir", type=Path, default=Path(tempfile.gettempdir()) / "bench_io_casts")
+    ap.add_argument("--json", type=Path, default=OUT / "bench_io_casts.json")
+    ap.add_argument("--_time", nargs="+", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args._time:
+        _time_worker(args._time, args.warmup, args.runs, args.rounds, args.threads)
+        return 0
+    from toolkit.export.manifest import package_version
+
+    meta = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "host": platform.node(),
+            "machine": platform.platform(), "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(), "python": platform.python_version(),
+            "executorch": package_version("executorch"), "threads": args.threads, "warmup": args.warmup,
+            "runs": args.runs, "rounds": args.rounds, "loadavg_start": os.getloadavg(),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
+    rows = []
+    for v in args.variants:
+        alpha, res = float(v.split("-")[0]), int(v.split("-")[1])
+        paths = {io: str(_build(alpha, res, io, args.build_dir / v)) for io in IOS}
+        cmd = [sys.executable, __file__, "--warmup", str(args.warmup), "--runs", str(args.runs), "--rounds",
+               str(args.rounds), "--threads", str(args.threads), "--_time", *paths.values()]  # fmt: skip
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        samples = json.loads(out)
+        row: dict = {"variant": v}
+        for io, p in paths.items():
+            s = np.asarray(samples[p])
+            row[io] = {"path": p, "median_ms": float(np.median(s)), "p90_ms": float(np.percentile(s, 90)),
+                       "samples_ms": samples[p]}  # fmt: skip
+        row["ratio"] = row["float"]["median_ms"] / row["native"]["median_ms"]
+        rows.append(row)
+        print(_table(rows[-1:]), flush=True)
+        time.sleep(1.0)
+    meta["loadavg_end"] = os.getloadavg()
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"meta": meta, "rows": rows, "table_markdown": _table(rows)}, indent=1))
+    print(f"\n{_table(rows)}\n\nload average {meta['loadavg_end'][0]:.1f} on {os.cpu_count()} cores; wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
