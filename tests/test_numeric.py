@@ -1,6 +1,9 @@
-"""The numpy-only NNLS and Student t quantile against known values."""
+"""The numpy-only NNLS and Student t quantile against known values, and no SciPy anywhere in the toolkit."""
 
 from __future__ import annotations
+
+import ast
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,3 +58,15 @@ def test_nnls_satisfies_the_optimality_conditions_on_random_problems() -> None:
         w = a.T @ (b - a @ x) * np.linalg.norm(a, axis=0) ** -1  # per unit column, so one tolerance fits
         assert (x >= 0).all()
         assert (w[x == 0] <= 1e-8).all() and np.abs(w[x > 0]).max(initial=0) <= 1e-8, (i, x, w)
+
+
+def test_no_scipy_import_anywhere_in_the_toolkit() -> None:
+    """The latency model's NNLS and t quantile are numpy-only; SciPy is not a declared dependency."""
+    root = Path(__file__).resolve().parents[1] / "toolkit"
+    found = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            found += [f"{path.relative_to(root)}: {n}" for n in names if n.split(".")[0] == "scipy"]
+    assert not found
