@@ -35,13 +35,17 @@ from toolkit.variants import Variant, parse_name
 __all__ = [
     "DEFAULT_FEATURES",
     "FEATURE_SETS",
+    "LEVEL",
     "LatencyModel",
     "Prediction",
+    "feature_matrix",
     "fit",
     "fit_all",
+    "interval",
     "loo",
     "loo_report",
     "points",
+    "solve",
     "variant_features",
 ]
 

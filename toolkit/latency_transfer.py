@@ -12,8 +12,9 @@ With K = 1 the overhead cannot be separated from the scale: a = b · r, r the pr
 
 The prior is the closest group of other devices' configurations with ≥ 6 variants each: same runtime,
 precision and delegate; else same runtime and precision; else same precision; else any. The interval
-is what the same K-shot transfer gets wrong when each prior configuration is predicted from the others
-(log-space RMS over those held-out variants, pooled with the K points' own residuals), times a Student t.
+is what the same K-shot transfer gets wrong inside the closest such group with two or more members, each
+predicted from the others on the same variants (log-space RMS over their held-out variants, pooled with
+the K points' own residuals), times a Student t.
 
 :func:`fit_models` picks per configuration: its own fit (:mod:`toolkit.latency_model`) from 10 measured
 variants on, the transfer below that when a prior exists.
