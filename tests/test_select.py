@@ -204,14 +204,16 @@ def test_results_db_adapter(tmp_path, capsys) -> None:
 def test_measure_confirms_a_predicted_pick_on_this_host(tmp_path, monkeypatch, capsys) -> None:
     """End to end: records for this host, a budget whose pick is predicted, --measure times it with ORT."""
     from toolkit.profile.host import HostDevice
+    from toolkit.published import published_records
 
     monkeypatch.setenv("TOOLKIT_CACHE", str(tmp_path / "cache"))
     host = HostDevice().describe()["name"]
     measured = [v for v in published_variants() if v.alpha in (0.25, 1.0)]
     recs = [rec(v.name, 0.1 + v.alpha**2 * v.resolution**2 / 2e4, device=host) for v in measured]
-    want = next(c for c in select(recs, 1e9).candidates if c.name == "mobilenet_v1-a0.75-r160")
+    prior = recs + published_records()  # what the CLI lends the transfer (8 measured variants < 10)
+    want = next(c for c in select(recs, 1e9, prior_records=prior).candidates if c.name == "mobilenet_v1-a0.75-r160")
     budget = round(want.bound_ms * 1.001, 6)
-    assert want.predicted and select(recs, budget).pick == want
+    assert want.predicted and select(recs, budget, prior_records=prior).pick == want
     path = tmp_path / "records.json"
     path.write_text(json.dumps(recs))
     db = tmp_path / "results.db"
