@@ -10,19 +10,14 @@ import pytest
 
 from toolkit.cli import main
 from toolkit.errors import ToolkitError, UsageError
-from toolkit.select import (
-    Candidate,
-    latest_records,
-    load_accuracy,
-    pareto_frontier,
-    select,
-)
+from toolkit.records import latest_records
+from toolkit.select import Candidate, load_accuracy, pareto_frontier, select
 from toolkit.variants import Variant, published_variants
 
 
 def rec(name: str, median: float, hi: float | None = None, *, lo: float | None = None, p90: float | None = None,
         device: str = "vm", runtime: str = "onnxruntime", precision: str = "fp32",
-        ts: str = "2026-11-28T12:00:00+00:00") -> dict:  # fmt: skip
+        ts: str = "2026-11-28T12:00:00+00:00", delegate: str | None = None) -> dict:  # fmt: skip
     """A schema-shaped result record with the statistics the selection reads."""
     hi = median * 1.02 if hi is None else hi
     lo = median * 0.98 if lo is None else lo
@@ -33,7 +28,7 @@ def rec(name: str, median: float, hi: float | None = None, *, lo: float | None =
         "schema_version": 1,
         "timestamp": ts,
         "device": {"kind": "host", "name": device, "os": "Linux"},
-        "runtime": {"name": runtime, "version": "1.0"},
+        "runtime": {"name": runtime, "version": "1.0", "delegate": delegate},
         "artifact": {"sha256": "0" * 64, "file": f"{name}.onnx", "variant": name, "precision": precision},
         "config": {"threads": 2, "warmup": 10, "iterations": 30},
         "latency_ms": [median],
@@ -208,15 +203,17 @@ def test_results_db_adapter(tmp_path, capsys) -> None:
 @pytest.mark.slow
 def test_measure_confirms_a_predicted_pick_on_this_host(tmp_path, monkeypatch, capsys) -> None:
     """End to end: records for this host, a budget whose pick is predicted, --measure times it with ORT."""
-    from toolkit.latency_model import host_device
+    from toolkit.profile.host import HostDevice
+    from toolkit.published import published_records
 
     monkeypatch.setenv("TOOLKIT_CACHE", str(tmp_path / "cache"))
-    host = host_device()["name"]
+    host = HostDevice().describe()["name"]
     measured = [v for v in published_variants() if v.alpha in (0.25, 1.0)]
     recs = [rec(v.name, 0.1 + v.alpha**2 * v.resolution**2 / 2e4, device=host) for v in measured]
-    want = next(c for c in select(recs, 1e9).candidates if c.name == "mobilenet_v1-a0.75-r160")
+    prior = recs + published_records()  # what the CLI lends the transfer (8 measured variants < 10)
+    want = next(c for c in select(recs, 1e9, prior_records=prior).candidates if c.name == "mobilenet_v1-a0.75-r160")
     budget = round(want.bound_ms * 1.001, 6)
-    assert want.predicted and select(recs, budget).pick == want
+    assert want.predicted and select(recs, budget, prior_records=prior).pick == want
     path = tmp_path / "records.json"
     path.write_text(json.dumps(recs))
     db = tmp_path / "results.db"

@@ -34,7 +34,7 @@ _COLUMNS = (
     "trimmed_mean_ms REAL", "ci95_low_ms REAL", "ci95_high_ms REAL", "load_ms REAL", "first_inference_ms REAL",
     "peak_memory_mb REAL", "temp_before_c REAL", "temp_after_c REAL", "sweep_id TEXT", "record_json TEXT NOT NULL",
 )  # fmt: skip
-_NAMES = tuple(c.split()[0] for c in _COLUMNS)
+_NAMES = (*(c.split()[0] for c in _COLUMNS), "source")  # + the columns later versions add
 # Version 1 is the store as first released (no user_version); each later version is a list of SQL
 # statements that upgrade the one before it. Append, never edit: a user's DB is migrated step by step.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -42,6 +42,8 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE TABLE IF NOT EXISTS results (id INTEGER PRIMARY KEY AUTOINCREMENT, " + ", ".join(_COLUMNS) + ")",
         "CREATE INDEX IF NOT EXISTS results_run_key ON results(run_key)",
     ),
+    # Records say where their figures come from (schema field `source`); every stored row is a measurement.
+    2: ("ALTER TABLE results ADD COLUMN source TEXT NOT NULL DEFAULT 'measured'",),
 }
 SCHEMA_VERSION = max(_MIGRATIONS)
 
@@ -87,6 +89,7 @@ def _flatten(record: Mapping[str, Any], key: str, sweep_id: str | None) -> tuple
         "load_ms": record.get("load_ms"), "first_inference_ms": record.get("first_inference_ms"),
         "peak_memory_mb": record.get("peak_memory_mb"), "temp_before_c": temps.get("before"),
         "temp_after_c": temps.get("after"), "sweep_id": sweep_id, "record_json": json.dumps(record, sort_keys=True),
+        "source": record.get("source") or "measured",
     }  # fmt: skip
     row.update({k: s[k] for k in ("n", "median_ms", "p90_ms", "mean_ms", "std_ms", "min_ms", "trimmed_mean_ms")})
     row.update(ci95_low_ms=s["ci95_low_ms"], ci95_high_ms=s["ci95_high_ms"])
@@ -156,8 +159,15 @@ class ResultsDB:
             raise
 
     def insert(self, record: Mapping[str, Any], *, key: str | None = None, sweep_id: str | None = None) -> int:
-        """Validate ``record`` against the schema and store it; returns the row id."""
+        """Validate ``record`` against the schema and store it; returns the row id.
+
+        Only measurements are stored: a published figure or a prediction (schema ``source``) is refused, so
+        nothing downstream can take one for a measurement of yours.
+        """
         validate_record(dict(record))
+        if (record.get("source") or "measured") != "measured":
+            raise UsageError(f"a {record['source']} record is not a measurement; the results DB stores measured "
+                             "records only")  # fmt: skip
         row = _flatten(record, key or _record_key(record), sweep_id)
         sql = f"INSERT INTO results ({', '.join(_NAMES)}) VALUES ({', '.join('?' * len(_NAMES))})"
         try:

@@ -1,11 +1,12 @@
 """Pick the variant to ship: the most accurate one whose latency fits a budget, plus the Pareto frontier.
 
 Candidates are result records in the shared schema (``toolkit/schemas/result.schema.json``), one per
-(variant, device, runtime, precision), optionally completed by latency-model predictions
-(:mod:`toolkit.latency_model`) for variants nobody measured. A candidate *fits* when a pessimistic
-latency fits: for ``metric="median"`` the upper end of the 95% CI of the median (measured) or of the
-prediction interval (predicted), for ``metric="p90"`` the p90 (or the predicted upper end). Ties on
-accuracy go to the lower latency, then to fewer mult-adds.
+(variant, device, runtime, precision, delegate), optionally completed by latency-model predictions
+(:mod:`toolkit.latency_transfer`) for variants nobody measured. A candidate *fits* when a pessimistic
+latency fits: for ``metric="median"`` the upper end of the 95% CI of the median (measured), of the
+prediction interval (predicted) or the figure itself (published: no spread is known), for
+``metric="p90"`` the p90 (or the predicted upper end). Ties on accuracy go to the lower latency, then to
+fewer mult-adds.
 
 Core functions take plain lists of records so they are testable without the results database;
 :func:`records_from_db` is the thin adapter to :mod:`toolkit.results`.
@@ -22,16 +23,15 @@ from typing import Any
 
 from toolkit.cost import count
 from toolkit.errors import ToolkitError, UsageError
+from toolkit.records import DEFAULT_DELEGATE, FILL_HINT, config_key, filter_records, latest_records, source_of
 from toolkit.variants import Variant, parse_name, published_variants
 
 __all__ = [
     "Candidate",
     "Confirmation",
     "Selection",
-    "config_key",
     "confirm_pick",
-    "filter_records",
-    "latest_records",
+    "gather_records",
     "load_accuracy",
     "load_records",
     "pareto_frontier",
@@ -40,7 +40,6 @@ __all__ = [
 ]
 
 METRICS = ("median", "p90")
-FILL_HINT = "run `toolkit sweep` (or `toolkit profile ARTIFACT...`) to measure some variants first"
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,8 @@ class Candidate:
     """One variant on one (device, runtime, precision) with its latency and accuracy.
 
     ``latency_ms`` is the central value (median or p90); ``bound_ms`` is the pessimistic value the
-    budget is checked against. ``predicted`` marks values from the latency model, not a measurement.
+    budget is checked against. ``predicted`` marks values from the latency model, ``published`` figures
+    from a cited document (the built-in published devices); neither is a measurement of yours.
     """
 
     variant: Variant
@@ -62,10 +62,18 @@ class Candidate:
     accuracy_source: str
     macs: int
     predicted: bool = False
+    delegate: str = DEFAULT_DELEGATE
+    published: bool = False
 
     @property
     def name(self) -> str:
         return self.variant.name
+
+    @property
+    def where(self) -> str:
+        """``tflite int8 (pixel3, nnapi)``: the configuration, as messages name it."""
+        on = self.device if self.delegate == DEFAULT_DELEGATE else f"{self.device}, {self.delegate}"
+        return f"{self.runtime} {self.precision} ({on})"
 
 
 @dataclass(frozen=True)
@@ -85,58 +93,16 @@ class Selection:
         """One line saying what was chosen or, when nothing fits, what the fastest option costs."""
         if self.pick is not None:
             p = self.pick
-            tag = " (predicted)" if p.predicted else ""
-            return (f"ship {p.name} on {p.runtime} {p.precision} ({p.device}): {_acc(p.accuracy)} top-1, "
+            tag = " (predicted)" if p.predicted else " (published)" if p.published else ""
+            return (f"ship {p.name} on {p.where}: {_acc(p.accuracy)} top-1, "
                     f"{self.metric} ≤ {p.bound_ms:.3g} ms{tag} within the {self.budget_ms:g} ms budget")  # fmt: skip
         f = self.fastest
         return (f"no variant fits {self.budget_ms:g} ms ({self.metric}, upper bound); the fastest is {f.name} "
-                f"on {f.runtime} {f.precision} ({f.device}) at {f.bound_ms:.3g} ms")  # fmt: skip
+                f"on {f.where} at {f.bound_ms:.3g} ms")  # fmt: skip
 
 
 def _acc(a: float | None) -> str:
     return "?" if a is None else f"{a:.1f}%"
-
-
-# ---------------------------------------------------------------------------------------------- records
-
-
-def config_key(record: Mapping[str, Any]) -> tuple[str, str, str]:
-    """(device name, runtime name, precision) of a result record: what one latency model is fitted on."""
-    art = record.get("artifact", {})
-    return (record["device"]["name"], record["runtime"]["name"], art.get("precision") or "fp32")
-
-
-def latest_records(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The newest record per (variant, device, runtime, precision); records without a variant are skipped."""
-    best: dict[tuple[str, tuple[str, str, str]], Mapping[str, Any]] = {}
-    for r in records:
-        name = r.get("artifact", {}).get("variant")
-        if not name:
-            continue
-        key = (name, config_key(r))
-        if key not in best or str(r.get("timestamp", "")) >= str(best[key].get("timestamp", "")):
-            best[key] = r
-    return list(best.values())
-
-
-def filter_records(
-    records: Iterable[Mapping[str, Any]],
-    device: str | None = None,
-    runtime: str | None = None,
-    precision: str | None = None,
-) -> list[Mapping[str, Any]]:
-    """Records matching the filters; an unknown device/runtime/precision is a UsageError listing known ones."""
-    records = list(records)
-    if not records:
-        raise ToolkitError(f"the results database is empty: {FILL_HINT}")
-    for what, value, pos in (("device", device, 0), ("runtime", runtime, 1), ("precision", precision, 2)):
-        if value is None:
-            continue
-        known = sorted({config_key(r)[pos] for r in records})
-        if value not in known:
-            raise UsageError(f"unknown {what} {value!r}; measured ones: {', '.join(known)}")
-        records = [r for r in records if config_key(r)[pos] == value]
-    return records
 
 
 # --------------------------------------------------------------------------------------------- accuracy
@@ -183,33 +149,44 @@ def accuracy_of(variant: Variant, precision: str, user: Mapping[str, float]) -> 
 
 
 def _measured(r: Mapping[str, Any], metric: str, user_acc: Mapping[str, float]) -> Candidate:
+    """A record as a candidate: measured, published (the figure is its own bound) or a saved prediction."""
     v = parse_name(r["artifact"]["variant"])
     s = r["stats"]
-    device, runtime, precision = config_key(r)
-    if metric == "median":
+    device, runtime, precision, delegate = config_key(r)
+    if source_of(r) == "predicted":  # a saved prediction (e.g. `sweep --sample`'s file): its interval bounds it
+        central, low, bound = s["median_ms"], r["prediction"]["low_ms"], r["prediction"]["high_ms"]
+    elif metric == "median":
         central, low, bound = s["median_ms"], s["ci95_low_ms"], s["ci95_high_ms"]
     else:
         central = low = bound = s["p90_ms"]
     acc, src = accuracy_of(v, precision, user_acc)
     return Candidate(v, device, runtime, precision, float(central), float(bound), float(low), acc, src,
-                     count(v.alpha, v.resolution).macs)  # fmt: skip
+                     count(v.alpha, v.resolution).macs, predicted=source_of(r) == "predicted", delegate=delegate,
+                     published=source_of(r) == "published")  # fmt: skip
 
 
-def _predicted(records: Sequence[Mapping[str, Any]], metric: str, user_acc: Mapping[str, float]) -> list[Candidate]:
+def _predicted(
+    records: Sequence[Mapping[str, Any]],
+    metric: str,
+    user_acc: Mapping[str, float],
+    prior: Sequence[Mapping[str, Any]] = (),
+) -> list[Candidate]:
     """Model predictions for every variant with a known accuracy that a configuration has not measured."""
-    from toolkit.latency_model import fit_all
+    from toolkit.latency_transfer import fit_models
 
     wanted = {v.name: v for v in published_variants()}
     wanted.update({k.split(":")[0]: parse_name(k.split(":")[0]) for k in user_acc})
     out = []
-    for key, model in fit_all(records, stat=f"{metric}_ms").items():
+    for key, model in fit_models(records, prior, stat=f"{metric}_ms").items():
+        published = all(source_of(r) == "published" for r in records if config_key(r) == key)
         for name, v in sorted(wanted.items()):
             if name in model.variants:
                 continue
             p = model.predict(v)
             acc, src = accuracy_of(v, key[2], user_acc)
-            out.append(Candidate(v, *key, p.median_ms, p.high_ms, p.low_ms, acc, src,
-                                 count(v.alpha, v.resolution).macs, predicted=True))  # fmt: skip
+            out.append(Candidate(v, *key[:3], p.median_ms, p.high_ms, p.low_ms, acc, src,
+                                 count(v.alpha, v.resolution).macs, predicted=True, delegate=key[3],
+                                 published=published))  # fmt: skip
     return out
 
 
@@ -239,6 +216,8 @@ def select(
     accuracy: Mapping[str, float] | str | Path | None = None,
     include_predicted: bool = True,
     runners_up: int = 4,
+    delegate: str | None = None,
+    prior_records: Sequence[Mapping[str, Any]] = (),
 ) -> Selection:
     """The most accurate candidate whose pessimistic latency fits ``budget_ms``, runners-up and frontier.
 
@@ -247,6 +226,8 @@ def select(
         metric: ``"median"`` checks the upper end of the median's 95% CI, ``"p90"`` the p90.
         accuracy: a user accuracy mapping or JSON file (:func:`load_accuracy`); the published table otherwise.
         include_predicted: add latency-model predictions for unmeasured variants (marked ``predicted``).
+        prior_records: other devices' records the few-shot transfer may borrow a surface shape from, for
+            configurations with few measured variants (:func:`toolkit.latency_transfer.fit_models`).
 
     Raises ToolkitError for an empty record list, UsageError for a bad budget/metric or unknown filters.
     """
@@ -255,12 +236,12 @@ def select(
     if not (budget_ms > 0 and math.isfinite(budget_ms)):
         raise UsageError(f"the latency budget must be a positive number of ms, got {budget_ms}")
     user = accuracy if isinstance(accuracy, Mapping) else load_accuracy(accuracy)
-    recs = latest_records(filter_records(records, device, runtime, precision))
+    recs = latest_records(filter_records(records, device, runtime, precision, delegate))
     if not recs:
         raise ToolkitError(f"no result records name a variant: {FILL_HINT}")
     cands = [_measured(r, metric, user) for r in recs]
     if include_predicted:
-        cands += _predicted(recs, metric, user)
+        cands += _predicted(recs, metric, user, prior_records)
     ranked = sorted((c for c in cands if c.accuracy is not None), key=lambda c: (-c.accuracy, c.bound_ms, c.macs))
     fits = [c for c in ranked if c.bound_ms <= budget_ms]
     fastest = min(cands, key=lambda c: (c.bound_ms, c.predicted, c.macs))
@@ -268,23 +249,10 @@ def select(
                      pareto_frontier(cands), fastest, tuple(cands))  # fmt: skip
 
 
-def _optional(module: str) -> Any:
-    """A sibling module written by another part of the toolkit (results store, host profiler), or None."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if e.name != module:
-            raise
-        return None
-
-
 def records_from_db(path: str | Path | None = None) -> list[dict[str, Any]]:
     """Every result record in the results database (:mod:`toolkit.results`, the profiling harness's store)."""
-    results = _optional("toolkit.results")
-    if results is None:
-        raise ToolkitError(f"no results database in this install; pass --records FILE.json or {FILL_HINT}")
+    from toolkit import results
+
     db = Path(path) if path is not None else results.default_db_path()
     if not db.exists():  # opening would create an empty one: say what fills it instead
         raise ToolkitError(f"no results database at {db}: {FILL_HINT}, or pass --db PATH")
@@ -292,32 +260,44 @@ def records_from_db(path: str | Path | None = None) -> list[dict[str, Any]]:
         return store.records()
 
 
-def _store(record: dict[str, Any], db: str | Path | None) -> None:
-    """Add a confirmation measurement to the results database when the store is installed."""
-    results = _optional("toolkit.results")
-    if results is not None:
-        with results.ResultsDB(db) as store:
-            store.insert(record)
-
-
 def load_records(db: str | Path | None = None, files: Sequence[str | Path] | None = None) -> list[dict[str, Any]]:
     """Result records from files (JSON list/export, one record, or a DB) when given, else from the database."""
     if not files:
         return records_from_db(db)
-    results = _optional("toolkit.results")
-    out: list[dict[str, Any]] = []
-    for f in files:
-        if results is not None:
-            out += results.load_records(f)
-            continue
-        try:
-            data = json.loads(Path(f).read_text())
-        except FileNotFoundError:
-            raise UsageError(f"records file not found: {f}") from None
-        except (OSError, json.JSONDecodeError) as e:
-            raise UsageError(f"cannot read records file {f}: {e}") from None
-        out += data if isinstance(data, list) else [data]
-    return out
+    from toolkit import results
+
+    return [r for f in files for r in results.load_records(f)]
+
+
+def gather_records(
+    device: str | None = None,
+    runtime: str | None = None,
+    precision: str | None = None,
+    delegate: str | None = None,
+    *,
+    db: str | Path | None = None,
+    files: Sequence[str | Path] | None = None,
+    include_published: bool = False,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(candidate records, transfer prior) for a ``select`` or ``predict-latency`` request.
+
+    A built-in published device (one your records do not name) reads its published figures alone, with
+    no database needed; anything else reads your records, plus every published one when
+    ``include_published``. The prior, which only lends the few-shot transfer a surface shape, is every
+    record at hand: yours and the published ones (:mod:`toolkit.latency_transfer` skips the device itself).
+    """
+    from toolkit import published, results
+
+    path = Path(db) if db is not None else results.default_db_path()
+    if not files and not path.exists() and (include_published or published.is_published_device(device)):
+        user = []  # the published figures stand on their own: no sweep needed
+    else:
+        user = load_records(db, files)
+    builtin = published.published_records()
+    if published.is_published_device(device) and device not in {r["device"]["name"] for r in user}:
+        published.check_request(device, runtime, precision, delegate)
+        return [r for r in builtin if r["device"]["name"] == device], user + builtin
+    return user + (builtin if include_published else []), user + builtin
 
 
 TARGET_OF_RUNTIME = {"onnxruntime": "onnx", "executorch": "executorch", "tflite": "tflite", "coreml": "coreml"}
@@ -333,32 +313,32 @@ class Confirmation:
 
 
 def confirm_pick(sel: Selection, records: Sequence[Mapping[str, Any]], db: str | Path | None = None) -> Confirmation:
-    """Measure ``sel.pick`` on this host (same runtime, precision and threads as its configuration).
+    """Measure ``sel.pick`` on this host (same runtime, precision, delegate and threads as its configuration)
+    with the profiling harness's protocol, and store the record.
 
     Only host picks can be confirmed here; a phone pick says which command measures it there.
     """
     pick = sel.pick
     if pick is None:
         raise ToolkitError(sel.message)
-    from toolkit.latency_model import host_artifact, host_device, measure_on_host
+    from toolkit.profile.host import HostDevice
+    from toolkit.profile.interleaved import random_weight_artifact
+    from toolkit.profile.protocol import ProfileConfig
+    from toolkit.results import ResultsDB
 
-    if pick.device != host_device()["name"] or pick.runtime not in TARGET_OF_RUNTIME:
+    host = HostDevice()
+    if pick.published or pick.device != host.describe()["name"] or pick.runtime not in TARGET_OF_RUNTIME:
         target = TARGET_OF_RUNTIME.get(pick.runtime, pick.runtime)
         raise ToolkitError(f"--measure runs on this host only; measure {pick.name} on {pick.device} with "
                            f"`toolkit sweep --device android|ios --alphas {pick.variant.alpha:g} "
                            f"--resolutions {pick.variant.resolution} --targets {target}`")  # fmt: skip
-    same = [r for r in records if config_key(r) == (pick.device, pick.runtime, pick.precision)]
+    key = (pick.device, pick.runtime, pick.precision, pick.delegate)
+    same = [r for r in records if config_key(r) == key]
     threads = int(same[0]["config"]["threads"]) if same else 2
-    target = TARGET_OF_RUNTIME[pick.runtime]
-    host = _optional("toolkit.profile.host")
-    if host is not None:  # the profiling harness's protocol (warm-up, iterations, thermal gate)
-        from toolkit.profile.protocol import ProfileConfig
-
-        artifact = host_artifact(pick.variant, target, pick.precision).path
-        rec = host.HostDevice().run(artifact, ProfileConfig(threads=threads))
-    else:
-        rec = measure_on_host([pick.variant], target, pick.precision, threads=threads)[0]
-    _store(rec, db)
+    artifact = random_weight_artifact(pick.variant, TARGET_OF_RUNTIME[pick.runtime], pick.precision).path
+    rec = host.run(artifact, ProfileConfig(threads=threads))
+    with ResultsDB(db) as store:
+        store.insert(rec)
     measured = _measured(rec, sel.metric, {})
     fits = measured.bound_ms <= sel.budget_ms
     was = "predicted" if pick.predicted else "measured before"

@@ -139,6 +139,13 @@ def sweep(
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Check parity of each new artifact."),
     db: Path = typer.Option(None, "--db", help=_DB_HELP),
     report_dir: Path = typer.Option(Path("reports"), "--report-dir", help="Where the final report goes."),
+    sample: int = typer.Option(
+        None,
+        "--sample",
+        help="Measure only K variants spread over the grid (3 is a good start) and predict the "
+        "rest from other devices' data (see docs/selecting.md).",
+        metavar="K",
+    ),
 ) -> None:
     """Build, verify and profile every α × ρ × target × precision (resumable), then write the report."""
     from toolkit.profile.sweep import SweepConfig
@@ -150,8 +157,13 @@ def sweep(
         targets=tuple(t for t in (targets or "").replace(",", " ").split()), device=device, weights=weights,
         precisions=tuple(precisions.replace(",", " ").split()), output_dir=output_dir, jobs=jobs, verify=verify,
         threads=parse_threads(threads), profile=_config(0, warmup, iterations, duration, cooldown, max_temp),
+        sample=sample,
     )  # fmt: skip
     run_with_progress(cfg, db, report_dir)
+    if sample is not None:
+        from toolkit.cli.select import report_sample
+
+        report_sample(cfg, db, report_dir)
 
 
 @app.command("report")

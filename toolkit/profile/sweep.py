@@ -24,9 +24,10 @@ from typing import Any
 from toolkit.errors import MissingDependencyError, ToolkitError, UsageError
 from toolkit.profile.protocol import DeviceError, ProfileConfig
 from toolkit.results import ResultsDB, run_key
+from toolkit.sampling import spread_sample
 from toolkit.variants import PUBLISHED_ALPHAS, PUBLISHED_RESOLUTIONS, Variant
 
-__all__ = ["DEFAULT_TARGETS", "Combo", "SweepConfig", "SweepOutcome", "default_targets", "plan", "run_sweep"]
+__all__ = ["DEFAULT_TARGETS", "Combo", "SweepConfig", "SweepOutcome", "default_targets", "plan", "run_sweep", "sampled"]
 
 # Host default: the two fastest-building runtimes, so 16 variants build, verify and run in < 10 min on
 # 2 cores (tflite conversion alone costs ~20 CPU-s per variant; add it with --targets).
@@ -77,6 +78,7 @@ class SweepConfig:
     verify: bool = True
     jobs: int = 1
     threads: int | None = None  # measurement threads: N, 0 = runtime default, None = autotune (host)
+    sample: int | None = None  # measure only this many variants, spread over the grid (toolkit.sampling)
 
     def __post_init__(self) -> None:
         from toolkit.export.base import validate_precision, validate_target
@@ -94,6 +96,8 @@ class SweepConfig:
             raise UsageError(f"threads must be >= 0 or 'auto', got {self.threads}")
         if self.profile.threads not in (0, self.threads):  # one source of truth for the thread count
             raise UsageError("set the sweep's thread count with SweepConfig.threads, not profile.threads")
+        if self.sample is not None:
+            sampled(self)  # UsageError unless 1 <= sample <= grid size
 
 
 @dataclass
@@ -106,15 +110,23 @@ class SweepOutcome:
     total: int = 0
 
 
+def sampled(cfg: SweepConfig) -> list[Variant]:
+    """The variants a ``sample``-sized sweep measures (all of the grid without ``sample``)."""
+    grid = [Variant(a, r) for a in cfg.alphas for r in cfg.resolutions]
+    return grid if cfg.sample is None else spread_sample(grid, cfg.sample)
+
+
 def plan(cfg: SweepConfig) -> list[Combo]:
-    """Every α × ρ × target × precision, widest and largest first."""
+    """Every α × ρ × target × precision (of the sampled variants), widest and largest first."""
     kind = cfg.device.partition(":")[0]
     targets = cfg.targets or default_targets(kind)
     if not targets:
         raise MissingDependencyError(
             f"no exporter for a {kind} target is installed: pip install 'mobilenet-toolkit[all]'"
         )
-    return [Combo(a, r, t, p) for a in cfg.alphas for r in cfg.resolutions for t in targets for p in cfg.precisions]
+    keep = {v.name for v in sampled(cfg)}
+    return [Combo(a, r, t, p) for a in cfg.alphas for r in cfg.resolutions for t in targets for p in cfg.precisions
+            if Variant(a, r).name in keep]  # fmt: skip
 
 
 def _build_variant(
