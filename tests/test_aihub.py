@@ -303,3 +303,19 @@ def test_cli_sweep_names_each_devices_outcome(hub, onnx, tmp_path, capsys):
     hub.fail.clear()
     assert main(args) == 0  # the failed job is history: the re-run submits it again; S24 is already stored
     assert hub.calls["create_inference_job"] == 3
+
+
+def test_cli_lists_devices_and_jobs(hub, tflite, tmp_path, capsys):
+    from toolkit.cli import main
+
+    assert main(["aihub", "devices"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"{S24} android 14 qualcomm-snapdragon-8gen3" in out and "Snapdragon X Elite" not in out
+    assert main(["aihub", "devices", "--all"]) == 0 and "Snapdragon X Elite CRD" in capsys.readouterr().out
+    hub.fail[PIXEL] = "Timed out waiting for a device"
+    db = str(tmp_path / "r.db")
+    assert main(["profile", str(tflite), "-d", f"aihub:{PIXEL}", "--db", db, "-n", "5"]) == 1
+    capsys.readouterr()
+    assert main(["aihub", "jobs", "--db", db]) == 0
+    line = " ".join(capsys.readouterr().out.split())
+    assert " failed profile Google Pixel 8 https://fake-hub.invalid/jobs/" in line and "Timed out" in line

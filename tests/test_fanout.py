@@ -104,3 +104,18 @@ def test_ctrl_c_stops_every_device_and_says_what_is_stored(monkeypatch):
     with pytest.raises(InterruptedRunError, match=r"interrupted: 2 result\(s\) stored; re-run the same command") as e:
         fan_out(["x", "y"], work, grace_s=5)
     assert e.value.exit_code == 130
+
+
+def test_a_missing_aihub_extra_is_one_line_naming_it(monkeypatch, capsys):
+    from toolkit import _deps
+    from toolkit.cli import main
+    from toolkit.errors import MissingDependencyError
+
+    real = _deps._has
+    monkeypatch.setattr(_deps, "_has", lambda module: module != "qai_hub" and real(module))
+    with pytest.raises(
+        MissingDependencyError, match=r"qai-hub\) is not installed: pip install 'mobilenet-toolkit\[aihub\]'"
+    ):
+        get_device("aihub:Samsung Galaxy S24").describe()
+    assert main(["aihub", "devices"]) == 3
+    assert "mobilenet-toolkit[aihub]" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from toolkit.cli._app import app, console, err_console
 
@@ -139,7 +140,7 @@ def _ops_of(rec: dict, artifacts: list[Path], runs: int, warmup: int):
 
 
 def _status(spec: str, label: str, state: str) -> None:
-    err_console.print(f"[dim]{spec}: {label}: {state}[/]", highlight=False)
+    err_console.print(f"[dim]{escape(f'{spec}: {label}: {state}')}[/]", highlight=False)
 
 
 def print_devices(outcomes, *, always: bool = False, details: bool = True) -> None:
@@ -149,13 +150,13 @@ def print_devices(outcomes, *, always: bool = False, details: bool = True) -> No
     bad = [o for o in outcomes if not o.ok]
     for o in outcomes if always or bad else ():
         style = "green" if o.ok else "red"
-        err_console.print(f"[{style}]{o.summary()}[/]", highlight=False)
+        err_console.print(f"[{style}]{escape(o.summary())}[/]", highlight=False)
         for line in o.failures if details else ():
-            err_console.print(f"  [red]failed[/] {line}", highlight=False)
+            err_console.print(f"  [red]failed[/] {escape(line)}", highlight=False)
         for line in o.unsupported if details else ():
-            err_console.print(f"  [dim]skipped {line}[/]", highlight=False)
+            err_console.print(f"  [dim]skipped {escape(line)}[/]", highlight=False)
         for line in o.pending:
-            err_console.print(f"  [yellow]still running[/] {line}", highlight=False)
+            err_console.print(f"  [yellow]still running[/] {escape(line)}", highlight=False)
     if bad:
         raise ToolkitError(f"{len(bad)} of {len(outcomes)} device(s) did not finish cleanly (listed above); "
                            "finished results are stored, and re-running the command resumes")  # fmt: skip

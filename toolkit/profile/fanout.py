@@ -234,9 +234,9 @@ def fan_out(
             outcomes[spec] = work(spec, stop)
 
     threads = [threading.Thread(target=worker, args=(s,), name=f"device {s}", daemon=True) for s in specs]
-    for t in threads:
-        t.start()
     try:
+        for t in threads:
+            t.start()
         for t in threads:
             while t.is_alive():
                 t.join(0.2)
@@ -244,7 +244,7 @@ def fan_out(
         stop.set()
         deadline = time.monotonic() + grace_s
         try:
-            for t in threads:
+            for t in (t for t in threads if t.ident is not None):  # started ones
                 t.join(max(0.0, deadline - time.monotonic()))
         except KeyboardInterrupt:
             pass  # a second Ctrl-C: stop waiting
@@ -254,7 +254,7 @@ def fan_out(
 
 def _interrupted_message(specs, outcomes, threads, db_path) -> str:
     stored = sum(len(o.measured) for o in outcomes.values())
-    busy = [s for s, t in zip(specs, threads, strict=True) if t.is_alive()]
+    busy = [s for s, t in zip(specs, threads, strict=True) if t.is_alive()]  # still holding their device
     running = open_jobs_line(db_path) or "; ".join(p for o in outcomes.values() for p in o.pending)
     line = f"interrupted: {stored} result(s) stored"
     line += f"; still busy: {', '.join(busy)}" if busy else ""
