@@ -53,7 +53,7 @@ def test_host_record_is_schema_valid_and_complete(artifact):
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path, artifact):
-    with pytest.raises(UsageError, match=r"choose one of: host, android\[:SERIAL\], ios\[:UDID\]"):
+    with pytest.raises(UsageError, match=r"choose one of: host, android\[:SERIAL\], android:all, ios\[:UDID\], aihub"):
         get_device("toaster")
     broken = tmp_path / artifact.name
     broken.write_bytes(b"\x00garbage" * 64)

@@ -14,6 +14,7 @@ __all__ = [
     "HAS_LITERT_TORCH",
     "HAS_ONNX",
     "HAS_ONNXRUNTIME",
+    "HAS_QAI_HUB",
     "HAS_TFLITE_INTERPRETER",
     "IS_MACOS",
     "require",
@@ -36,6 +37,7 @@ HAS_ONNX = _has("onnx")
 HAS_ONNXRUNTIME = _has("onnxruntime")
 HAS_H5PY = _has("h5py")
 HAS_KERAS = _has("keras")
+HAS_QAI_HUB = _has("qai_hub")
 IS_MACOS = platform.system() == "Darwin"
 
 # import name → (what a user calls it, the pip extra that brings it)
@@ -50,6 +52,7 @@ _EXTRAS = {
     "keras": ("keras", "keras"),
     "matplotlib": ("matplotlib (report plots)", "report"),
     "jsonschema": ("jsonschema", "report"),
+    "qai_hub": ("the Qualcomm AI Hub client (qai-hub)", "aihub"),
 }
 
 

@@ -20,7 +20,17 @@ from typing import Any
 from toolkit.errors import ToolkitError, UsageError
 from toolkit.schemas import validate_record
 
-__all__ = ["ENV_VAR", "SCHEMA_VERSION", "ResultsDB", "default_db_path", "load_records", "run_key", "write_json_export"]
+__all__ = [
+    "ENV_VAR",
+    "JOB_STATES",
+    "OPEN_JOB_STATES",
+    "SCHEMA_VERSION",
+    "ResultsDB",
+    "default_db_path",
+    "load_records",
+    "run_key",
+    "write_json_export",
+]
 
 ENV_VAR = "TOOLKIT_RESULTS"
 EXPORT_KIND = "mobilenet-toolkit-results"
@@ -44,8 +54,28 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
     # Records say where their figures come from (schema field `source`); every stored row is a measurement.
     2: ("ALTER TABLE results ADD COLUMN source TEXT NOT NULL DEFAULT 'measured'",),
+    # Cloud devices: a submitted job is looked up by its id on a re-run instead of being submitted again,
+    # and an uploaded artifact is reused by its content hash. No credential ever lands here.
+    3: (
+        "CREATE TABLE IF NOT EXISTS jobs (job_id TEXT NOT NULL, service TEXT NOT NULL, device TEXT NOT NULL, "
+        "artifact_sha256 TEXT NOT NULL, kind TEXT NOT NULL, request TEXT NOT NULL, state TEXT NOT NULL, "
+        "url TEXT, message TEXT, submitted_at TEXT NOT NULL, finished_at TEXT, PRIMARY KEY (service, job_id))",
+        "CREATE INDEX IF NOT EXISTS jobs_lookup ON jobs(service, device, artifact_sha256, kind, request)",
+        "CREATE TABLE IF NOT EXISTS service_models (service TEXT NOT NULL, sha256 TEXT NOT NULL, "
+        "model_id TEXT NOT NULL, uploaded_at TEXT NOT NULL, PRIMARY KEY (service, sha256))",
+    ),
 }
+# A job still worth following on a re-run: submitted or running on the service, or finished there but
+# its result not stored yet. "failed" and "stored" jobs are history.
+OPEN_JOB_STATES = ("submitted", "running", "succeeded")
+JOB_STATES = (*OPEN_JOB_STATES, "failed", "stored")
 SCHEMA_VERSION = max(_MIGRATIONS)
+
+
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def default_db_path() -> Path:
@@ -162,7 +192,9 @@ class ResultsDB:
         """Validate ``record`` against the schema and store it; returns the row id.
 
         Only measurements are stored: a published figure or a prediction (schema ``source``) is refused, so
-        nothing downstream can take one for a measurement of yours.
+        nothing downstream can take one for a measurement of yours. A record from a cloud job (its ``job``
+        block) marks that job ``stored`` in the same transaction, so a re-run neither stores it twice nor
+        forgets it.
         """
         validate_record(dict(record))
         if (record.get("source") or "measured") != "measured":
@@ -170,8 +202,16 @@ class ResultsDB:
                              "records only")  # fmt: skip
         row = _flatten(record, key or _record_key(record), sweep_id)
         sql = f"INSERT INTO results ({', '.join(_NAMES)}) VALUES ({', '.join('?' * len(_NAMES))})"
+        job = record.get("job")
+
+        def write() -> int:
+            row_id = int(self._con.execute(sql, row).lastrowid)
+            if job:
+                self._set_job_state(job["service"], job["id"], "stored", None)
+            return row_id
+
         try:
-            return int(self._write(lambda: self._con.execute(sql, row).lastrowid))
+            return self._write(write)
         except sqlite3.DatabaseError as e:
             raise self._corrupt(e) from None
 
@@ -195,6 +235,65 @@ class ResultsDB:
             except (TypeError, json.JSONDecodeError) as e:
                 raise self._corrupt(f"row {row_id}: {e}") from None
         return out
+
+    # ---- cloud jobs and uploads (schema 2) ----------------------------------------------------
+    def save_job(self, service: str, job_id: str, *, device: str, artifact_sha256: str, kind: str, request: str,
+                 url: str | None = None) -> None:  # fmt: skip
+        """Remember a job the moment the service accepted it (state ``submitted``)."""
+        sql = ("INSERT OR REPLACE INTO jobs (job_id, service, device, artifact_sha256, kind, request, state, url, "
+               "submitted_at) VALUES (?, ?, ?, ?, ?, ?, 'submitted', ?, ?)")  # fmt: skip
+        self._write(lambda: self._con.execute(sql, (job_id, service, device, artifact_sha256, kind, request, url,
+                                                    _now())))  # fmt: skip
+
+    def set_job_state(self, service: str, job_id: str, state: str, message: str | None = None) -> None:
+        """Move a job on (``running``, ``succeeded``, ``failed`` with the service's reason, ``stored``)."""
+        self._write(lambda: self._set_job_state(service, job_id, state, message))
+
+    def _set_job_state(self, service: str, job_id: str, state: str, message: str | None) -> None:
+        if state not in JOB_STATES:
+            raise ValueError(f"unknown job state {state!r}; one of {', '.join(JOB_STATES)}")
+        finished = None if state in ("submitted", "running") else _now()
+        self._con.execute(
+            "UPDATE jobs SET state = ?, message = COALESCE(?, message), finished_at = COALESCE(?, finished_at) "
+            "WHERE service = ? AND job_id = ?",
+            (state, message, finished, service, job_id),
+        )
+
+    def open_job(self, service: str, device: str, artifact_sha256: str, kind: str, request: str) -> dict | None:
+        """The newest job for this exact request that a re-run should follow instead of submitting again."""
+        marks = ", ".join("?" * len(OPEN_JOB_STATES))
+        rows = self._jobs(f"service = ? AND device = ? AND artifact_sha256 = ? AND kind = ? AND request = ? "
+                          f"AND state IN ({marks})", (service, device, artifact_sha256, kind, request,
+                                                      *OPEN_JOB_STATES))  # fmt: skip
+        return rows[-1] if rows else None
+
+    def jobs(self, service: str | None = None, states: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Jobs in submission order, optionally of one service and in some states."""
+        where, args = ["1"], []
+        if service is not None:
+            where.append("service = ?")
+            args.append(service)
+        if states is not None:
+            states = tuple(states)
+            where.append(f"state IN ({', '.join('?' * len(states))})")
+            args += states
+        return self._jobs(" AND ".join(where), tuple(args))
+
+    def _jobs(self, where: str, args: tuple) -> list[dict[str, Any]]:
+        cur = self._con.execute(f"SELECT * FROM jobs WHERE {where} ORDER BY submitted_at, rowid", args)
+        names = [c[0] for c in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def cached_model(self, service: str, sha256: str) -> str | None:
+        """The service's id for an artifact already uploaded with these bytes."""
+        row = self._con.execute(
+            "SELECT model_id FROM service_models WHERE service = ? AND sha256 = ?", (service, sha256)
+        ).fetchone()
+        return row[0] if row else None
+
+    def cache_model(self, service: str, sha256: str, model_id: str) -> None:
+        sql = "INSERT OR REPLACE INTO service_models (service, sha256, model_id, uploaded_at) VALUES (?, ?, ?, ?)"
+        self._write(lambda: self._con.execute(sql, (service, sha256, model_id, _now())))
 
     def close(self) -> None:
         self._con.close()

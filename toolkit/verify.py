@@ -32,6 +32,7 @@ __all__ = [
     "register_tolerance",
     "spec_check",
     "verify_artifact",
+    "verify_outputs",
     "verify_runner",
 ]
 
@@ -290,22 +291,33 @@ def verify_runner(
 ) -> ParityReport:
     """Run ``images_nchw`` through ``runner`` (in ``layout``) and the model; compare at ``precision``.
 
-    The PyTorch logits are first turned into what the runner returns (its ``output_kind``: softmax for a
-    Core ML classifier's probabilities). When an fp16 artifact misses the absolute cosine bar, the
-    model's own fp16 evaluation decides whether fp16 could have met it (see :data:`TOLERANCES`).
     ``io``: the manifest's declared (input, output) specs; inputs are then encoded and outputs decoded
     with them, as an app does (:mod:`toolkit.runtimes.declared`).
     """
-    from toolkit.runtimes import from_logits, output_kind, run_batch
+    from toolkit.runtimes import output_kind, run_batch
 
     kind = output_kind(runner)
+    report = verify_outputs(model, images_nchw, run_batch(runner, images_nchw, layout, io=io), precision, kind)
+    report.runtime = getattr(runner, "name", None)
+    return report
+
+
+def verify_outputs(
+    model: Any, images_nchw: np.ndarray, outputs: np.ndarray, precision: str, kind: str = "logits"
+) -> ParityReport:
+    """Compare an artifact's ``outputs`` for ``images_nchw`` (wherever it ran: here, or on a phone) with the model.
+
+    The PyTorch logits are first turned into what the artifact returns (``kind``: softmax for a Core ML
+    classifier's probabilities). When an fp16 artifact misses the absolute cosine bar, the model's own fp16
+    evaluation decides whether fp16 could have met it (see :data:`TOLERANCES`).
+    """
+    from toolkit.runtimes import from_logits
+
     ref = from_logits(reference_logits(model, images_nchw), kind)
-    out = run_batch(runner, images_nchw, layout, io=io)
-    report = compare(ref, out, precision=precision)
+    report = compare(ref, outputs, precision=precision)
     if not report.passed and get_tolerance(precision).max_err_vs_fp16_reference is not None:
         ref16 = from_logits(fp16_reference_logits(model, images_nchw), kind)
-        report = compare(ref, out, precision=precision, fp16_reference=ref16)
-    report.runtime = getattr(runner, "name", None)
+        report = compare(ref, outputs, precision=precision, fp16_reference=ref16)
     report.output_kind = kind
     return report
 

@@ -29,6 +29,8 @@ def _register() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI, turning ToolkitError (and Ctrl-C) into one line and an exit code."""
+    from rich.markup import escape
+
     from toolkit.errors import ToolkitError
 
     if not os.environ.get("TOOLKIT_DEBUG"):
@@ -42,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except ToolkitError as e:
-        err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        # escaped: an extra's name in brackets ('mobilenet-toolkit[aihub]') is not rich markup
+        err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         return e.exit_code
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")

@@ -1,4 +1,4 @@
-"""``toolkit android ...`` (and, later, ``toolkit ios ...``): talk to attached phones.
+"""``toolkit android ...``, ``toolkit ios ...`` and ``toolkit aihub ...``: the phones the toolkit can reach.
 
 Each platform is a typer sub-app registered on the main app; the iOS group goes beside
 :data:`android_app` as ``ios_app`` with ``app.add_typer(ios_app, name="ios")``.
@@ -12,7 +12,7 @@ import typer
 
 from toolkit.cli._app import app, console
 
-__all__ = ["android_app", "find_apk", "ios_app"]
+__all__ = ["aihub_app", "android_app", "find_apk", "ios_app"]
 
 android_app = typer.Typer(help="The Android demo app: install it, list phones.", no_args_is_help=True)
 app.add_typer(android_app, name="android")
@@ -89,3 +89,37 @@ def ios_devices() -> None:
         mode = {True: "on", False: "OFF", None: "n/a"}[p["developer_mode"]]
         app_state = "installed" if p["app_installed"] else "NOT installed (build ios_demo in Xcode)"
         console.print(f"{p['udid']}\t{p['name']}\tiOS {p['ios']}\tdeveloper mode {mode}\tapp {app_state}")
+
+
+aihub_app = typer.Typer(help="Qualcomm AI Hub's cloud phones: list them, see the toolkit's jobs.", no_args_is_help=True)
+app.add_typer(aihub_app, name="aihub")
+
+
+@aihub_app.command("devices")
+def aihub_devices(
+    all_kinds: bool = typer.Option(False, "--all", help="Also list non-phone devices (compute, auto, IoT)."),
+) -> None:
+    """The devices AI Hub offers: the names `--device aihub:NAME` takes, with chipset and OS."""
+    from toolkit.profile.aihub import list_devices
+
+    for d in list_devices():
+        attrs = dict(a.split(":", 1) for a in d.attributes if ":" in a)
+        if all_kinds or attrs.get("os") in ("android", "ios"):
+            console.print(f"{d.name}\t{attrs.get('os', '?')} {d.os}\t{attrs.get('chipset', '?')}", highlight=False)
+
+
+@aihub_app.command("jobs")
+def aihub_jobs(
+    db: Path = typer.Option(None, "--db", help="Results DB (default: $TOOLKIT_RESULTS or results/results.db)."),
+) -> None:
+    """The AI Hub jobs the toolkit submitted: state, device, and the page with the service's logs."""
+    from toolkit.results import ResultsDB
+
+    with ResultsDB(db) as store:
+        jobs = store.jobs("aihub")
+    if not jobs:
+        console.print("no AI Hub jobs in this results DB")
+    for j in jobs:
+        reason = f"\t{j['message']}" if j["state"] == "failed" and j["message"] else ""
+        console.print(f"{j['job_id']}\t{j['state']}\t{j['kind']}\t{j['device']}\t{j['url'] or ''}{reason}",
+                      highlight=False)  # fmt: skip

@@ -94,12 +94,22 @@ def verify(
         "--compute-units",
         help="Core ML only: all, cpu_only, cpu_and_gpu or cpu_and_ne (default: all; fp32: cpu_and_gpu).",
     ),
+    device: str = typer.Option(None, "--device", "-d", help="aihub:NAME: check on that AI Hub phone instead."),
+    db: Path = typer.Option(None, "--db", help="With --device: results DB remembering uploads and jobs."),
 ) -> None:
-    """Re-check an artifact against the PyTorch model its manifest names."""
+    """Re-check an artifact against the PyTorch model its manifest names (here, or on an AI Hub phone)."""
     from toolkit.verify import check_parity, verify_artifact
 
-    report = verify_artifact(artifact, images=images, threads=threads, compute_units=compute_units)
-    console.print(f"{artifact.name}: {report.summary()}")
+    if device is not None:
+        from toolkit.cli._app import err_console
+        from toolkit.profile.aihub_verify import verify_on_device
+
+        status = lambda label, state: err_console.print(f"[dim]{device}: {label}: {state}[/]", highlight=False)  # noqa: E731
+        report = verify_on_device(artifact, device, images=images, db=db, progress=status)
+    else:
+        report = verify_artifact(artifact, images=images, threads=threads, compute_units=compute_units)
+    where = f" on {report.runtime}" if device else ""
+    console.print(f"{artifact.name}{where}: {report.summary()}")
     check_parity(report, artifact.name)
     console.print("[green]parity holds[/]")
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from toolkit.cli._app import app, console, err_console
 
-__all__ = ["compare", "print_comparison", "print_measured", "print_ops", "profile", "report", "run_with_progress",
-           "sweep"]  # fmt: skip
+__all__ = ["compare", "print_comparison", "print_devices", "print_measured", "print_ops", "profile", "report",
+           "run_with_progress", "sweep"]  # fmt: skip
 
 _DB_HELP = "Results DB (default: $TOOLKIT_RESULTS or results/results.db)."
+_DEVICE_HELP = ("host, android[:SERIAL], android:all, ios[:UDID] or aihub:NAME; repeat it to measure on several "
+                "devices at once.")  # fmt: skip
+_PARALLEL_HELP = "Devices measured at once (0 = all); each device's own measurements stay one at a time."
 _THREADS_HELP = "N, 0 = runtime default, or auto = fastest of 1..cores (host; phones use their default)."
 
 
@@ -31,18 +35,23 @@ def _config(
 def _print_record(rec: dict) -> None:
     s, cfg = rec["stats"], rec["config"]
     how = ", autotuned" if cfg.get("threads_chosen_by") == "autotune" else ""
+    source = {"service_samples": ", timed by the service", "service_estimate": ", the service's estimate only"}
+    first = rec.get("first_inference_ms")
     console.print(
         f"[bold]{rec['artifact']['file']}[/] on {rec['device']['name']} ({rec['runtime']['name']} "
-        f"{rec['runtime']['version']}, {cfg['threads'] or 'default'} threads{how}, n={s['n']})\n"
+        f"{rec['runtime']['version']}, {cfg['threads'] or 'default'} threads{how}, n={s['n']}"
+        f"{source.get(rec.get('latency_source'), '')})\n"
         f"  median {s['median_ms']:.3f} ms  95% CI [{s['ci95_low_ms']:.3f}, {s['ci95_high_ms']:.3f}]  "
         f"p90 {s['p90_ms']:.3f}  mean {s['mean_ms']:.3f} ± {s['std_ms']:.3f}  min {s['min_ms']:.3f}  "
-        f"trimmed {s['trimmed_mean_ms']:.3f}\n  load {rec['load_ms']:.1f} ms  first inference "
-        f"{rec['first_inference_ms']:.2f} ms  peak memory +{rec['peak_memory_mb'] or 0:.1f} MB",
+        f"trimmed {s['trimmed_mean_ms']:.3f}\n  load {rec['load_ms'] or 0:.1f} ms  first inference "
+        f"{'–' if first is None else f'{first:.2f} ms'}  peak memory +{rec['peak_memory_mb'] or 0:.1f} MB",
         highlight=False,
     )
     if cfg.get("threads_tuning_ms"):
         tried = ", ".join(f"{n} → {ms:.3f} ms" for n, ms in cfg["threads_tuning_ms"].items())
         console.print(f"  thread autotune (median per thread count): {tried}", highlight=False)
+    if rec.get("job"):
+        console.print(f"  {rec['job']['service']} job {rec['job']['id']}: {rec['job'].get('url')}", highlight=False)
     for note in rec.get("notes") or []:
         err_console.print(f"[yellow]{note}[/]", highlight=False)
 
@@ -72,7 +81,7 @@ def print_ops(prof, top: int = 10) -> None:
 @app.command("profile")
 def profile(
     artifacts: list[Path] = typer.Argument(..., help="Exported artifacts (manifest beside each)."),
-    device: str = typer.Option("host", "--device", "-d", help="host, android[:SERIAL] or ios[:UDID]."),
+    device: list[str] = typer.Option(["host"], "--device", "-d", help=_DEVICE_HELP),
     threads: str = typer.Option("auto", "--threads", help=_THREADS_HELP),
     warmup: int = typer.Option(10, "--warmup", help="Untimed runs before timing."),
     iterations: int = typer.Option(100, "--iterations", "-n", help="Timed runs."),
@@ -81,34 +90,76 @@ def profile(
     max_temp: float = typer.Option(None, "--max-temp-c", help="Wait (up to 5 min) until cooler than T °C."),
     db: Path = typer.Option(None, "--db", help=_DB_HELP),
     store: bool = typer.Option(True, "--store/--no-store", help="Store the records in the results DB."),
-    ops: bool = typer.Option(False, "--ops/--no-ops", help="Also show where time goes per operator (host)."),
+    ops: bool = typer.Option(False, "--ops/--no-ops", help="Also show where time goes per operator (host, aihub)."),
     ops_json: Path = typer.Option(None, "--json", help="With --ops: write the per-operator profiles to FILE."),
+    max_parallel: int = typer.Option(0, "--max-parallel", help=_PARALLEL_HELP),
 ) -> None:
-    """Measure artifacts with the harness protocol, print the statistics and store the records."""
-    from toolkit.profile.devices import get_device
-    from toolkit.profile.ops import check_ops_request, profile_ops, write_ops_json
-    from toolkit.profile.threads import measure_with_threads, parse_threads
-    from toolkit.results import ResultsDB
+    """Measure artifacts on one or more devices with the harness protocol, print and store the records."""
+    from toolkit.errors import UsageError
+    from toolkit.profile.devices import device_kind, expand_specs
+    from toolkit.profile.fanout import profile_artifacts
+    from toolkit.profile.ops import check_ops_request, write_ops_json
+    from toolkit.profile.threads import parse_threads
+    from toolkit.results import default_db_path
 
     n_threads = parse_threads(threads)
     cfg = _config(n_threads or 0, warmup, iterations, duration, cooldown, max_temp)
-    backend = get_device(device)
-    check_ops_request(artifacts, backend.kind, ops, ops_json)  # refuse before measuring, never a fake table
-    store_db = ResultsDB(db) if store else None
-    profiles = []
-    for artifact in artifacts:
-        rec = measure_with_threads(backend, artifact, cfg, n_threads)
+    specs = expand_specs(device)
+    for kind in dict.fromkeys(device_kind(s) for s in specs):
+        check_ops_request(artifacts, kind, ops, ops_json)  # refuse before measuring, never a fake table
+    missing = [a for a in artifacts if not a.exists()]
+    if missing:
+        raise UsageError(f"artifact not found: {missing[0]}")
+    db_path = (db or default_db_path()) if store else None
+    profiles: list = []
+
+    def landed(spec: str, rec: dict) -> None:
         _print_record(rec)
-        if store_db is not None:
-            store_db.insert(rec)
         if ops:
-            profiles.append(profile_ops(artifact, threads=rec["config"]["threads"], runs=iterations, warmup=warmup))
+            profiles.append(_ops_of(rec, artifacts, iterations, warmup))
             print_ops(profiles[-1])
-    if store_db is not None:
-        console.print(f"stored {len(artifacts)} record(s) in {store_db.path}")
-        store_db.close()
+
+    outcomes = profile_artifacts(artifacts, specs, cfg, n_threads, db_path, max_parallel=max_parallel,
+                                 on_record=landed, on_status=_status)  # fmt: skip
+    if db_path is not None:
+        console.print(f"stored {sum(len(o.measured) for o in outcomes)} record(s) in {db_path}")
     if ops_json is not None:
         console.print(f"wrote {write_ops_json(profiles, ops_json)}")
+    print_devices(outcomes, always=len(specs) > 1)
+
+
+def _ops_of(rec: dict, artifacts: list[Path], runs: int, warmup: int):
+    """The record's per-operator profile: the service's per-layer profile, or the host runtime's profiler."""
+    from toolkit.profile.ops import profile_ops
+    from toolkit.report.ops import record_ops
+
+    if rec.get("layers"):
+        return record_ops(rec)
+    path = next(a for a in artifacts if a.name == rec["artifact"]["file"])
+    return profile_ops(path, threads=rec["config"]["threads"], runs=runs, warmup=warmup)
+
+
+def _status(spec: str, label: str, state: str) -> None:
+    err_console.print(f"[dim]{escape(f'{spec}: {label}: {state}')}[/]", highlight=False)
+
+
+def print_devices(outcomes, *, always: bool = False, details: bool = True) -> None:
+    """One line per device (always with several devices, else only when something failed); raises on failure."""
+    from toolkit.errors import ToolkitError
+
+    bad = [o for o in outcomes if not o.ok]
+    for o in outcomes if always or bad else ():
+        style = "green" if o.ok else "red"
+        err_console.print(f"[{style}]{escape(o.summary())}[/]", highlight=False)
+        for line in o.failures if details else ():
+            err_console.print(f"  [red]failed[/] {escape(line)}", highlight=False)
+        for line in o.unsupported if details else ():
+            err_console.print(f"  [dim]skipped {escape(line)}[/]", highlight=False)
+        for line in o.pending:
+            err_console.print(f"  [yellow]still running[/] {escape(line)}", highlight=False)
+    if bad:
+        raise ToolkitError(f"{len(bad)} of {len(outcomes)} device(s) did not finish cleanly (listed above); "
+                           "finished results are stored, and re-running the command resumes")  # fmt: skip
 
 
 def _floats(text: str | None, cast: type) -> tuple:
@@ -126,7 +177,8 @@ def sweep(
     resolutions: str = typer.Option(None, "--resolutions", help="Comma-separated ρ (default: 224,192,160,128)."),
     targets: str = typer.Option(None, "--targets", help="Comma-separated targets (default: executorch,onnx on host)."),
     precisions: str = typer.Option("fp32", "--precisions", help="Comma-separated precisions."),
-    device: str = typer.Option("host", "--device", "-d", help="host, android[:SERIAL] or ios[:UDID]."),
+    device: list[str] = typer.Option(["host"], "--device", "-d", help=_DEVICE_HELP),
+    max_parallel: int = typer.Option(0, "--max-parallel", help=_PARALLEL_HELP),
     weights: str = typer.Option("random", "--weights", "-w", help="random (latency only), imagenet or a checkpoint."),
     output_dir: Path = typer.Option(Path("artifacts"), "--output-dir", "-o", help="Where artifacts are cached."),
     threads: str = typer.Option("auto", "--threads", help=_THREADS_HELP),
@@ -154,7 +206,8 @@ def sweep(
     cfg = SweepConfig(
         alphas=_floats(alphas, float) or SweepConfig.alphas,
         resolutions=_floats(resolutions, int) or SweepConfig.resolutions,
-        targets=tuple(t for t in (targets or "").replace(",", " ").split()), device=device, weights=weights,
+        targets=tuple(t for t in (targets or "").replace(",", " ").split()), devices=tuple(device),
+        max_parallel=max_parallel, weights=weights,
         precisions=tuple(precisions.replace(",", " ").split()), output_dir=output_dir, jobs=jobs, verify=verify,
         threads=parse_threads(threads), profile=_config(0, warmup, iterations, duration, cooldown, max_temp),
         sample=sample,
@@ -217,11 +270,11 @@ def run_with_progress(cfg, db: Path | None, report_dir: Path) -> None:
     tasks: dict[str, int] = {}
     with ResultsDB(db) as store, Progress(*columns, console=err_console, transient=False) as bar:
 
-        def step(phase: str, total: int, label: str) -> None:
+        def step(phase: str, total: int, label: str, status: bool = False) -> None:
             if phase not in tasks:
                 tasks[phase] = bar.add_task(f"{phase:8s}", total=total, item="")
             if label:
-                bar.update(tasks[phase], advance=1, item=label)
+                bar.update(tasks[phase], advance=0 if status else 1, item=label)
 
         outcome = run_sweep(cfg, store, progress=step)
         records = store.records()
@@ -236,6 +289,8 @@ def run_with_progress(cfg, db: Path | None, report_dir: Path) -> None:
         console.print("report: " + ", ".join(str(p) for p in paths if p.suffix in (".html", ".md")))
     if outcome.stopped_early:
         raise ToolkitError(f"{outcome.stopped_early}; re-run the same `toolkit sweep` command to resume")
+    if len(outcome.devices) > 1:
+        print_devices(outcome.devices, always=True, details=False)  # their lines are listed above
     if outcome.failures:
         raise ToolkitError(f"{len(outcome.failures)} combination(s) failed (listed above); the rest are stored")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from toolkit.cli._app import app, console
+from toolkit.cli._app import app, console, err_console
 
 __all__ = ["devices", "predict_latency", "print_transfer", "report_sample", "select"]
 
@@ -156,36 +156,40 @@ def print_transfer(measured: list[dict], predicted: list[dict]) -> None:
         console.print(f"transfer prior: {', '.join(prior)}", highlight=False, soft_wrap=True)
 
 
-def report_sample(cfg: Any, db: Path | None, report_dir: Path) -> Path:
-    """After ``toolkit sweep --sample K``: predict the rest of the grid for the swept device from its measured
-    variants and other devices' data (yours and the published ones), print both apart, write the predictions.
+def report_sample(cfg: Any, db: Path | None, report_dir: Path) -> list[Path]:
+    """After ``toolkit sweep --sample K``: for each swept device, predict the rest of the grid from its
+    measured variants and other devices' data (yours and the published ones), print both apart, and write
+    the predictions.
 
     The predicted records go to ``REPORT_DIR/predicted-<device>.json`` (``source: "predicted"``), never
-    into the results DB.
+    into the results DB. A device with no sampled measurement is named and skipped.
     """
     import re
 
-    from toolkit.errors import ToolkitError
     from toolkit.latency_transfer import complete_grid
-    from toolkit.profile.devices import get_device
+    from toolkit.profile.devices import expand_specs, get_device
     from toolkit.profile.sweep import plan
     from toolkit.published import published_records
     from toolkit.records import latest_records
     from toolkit.results import ResultsDB, write_json_export
     from toolkit.variants import Variant
 
-    name = get_device(cfg.device).describe()["name"]
     grid = [Variant(a, r) for a in cfg.alphas for r in cfg.resolutions]
     wanted = {(c.variant.name, c.target, c.precision) for c in plan(cfg)}
     with ResultsDB(db) as store:
         records = store.records()
     ident = lambda r: (r["artifact"].get("variant"), r["artifact"].get("target"), r["artifact"].get("precision"))  # noqa: E731
-    mine = [r for r in records if r["device"]["name"] == name and ident(r) in wanted]
-    if not mine:
-        raise ToolkitError(f"no sampled variant was measured on {name}: nothing to predict the grid from")
-    prior = [r for r in records if r["device"]["name"] != name] + published_records()
-    predicted = complete_grid(mine, grid, prior)
-    print_transfer(latest_records(mine), predicted)
-    path = write_json_export(predicted, Path(report_dir) / f"predicted-{re.sub(r'[^A-Za-z0-9._-]+', '_', name)}.json")
-    console.print(f"predicted records (not measurements): {path}", highlight=False)
-    return path
+    paths = []
+    for spec in expand_specs(cfg.device_specs):
+        name = get_device(spec).describe()["name"]
+        mine = [r for r in records if r["device"]["name"] == name and ident(r) in wanted]
+        if not mine:
+            err_console.print(f"[yellow]no sampled variant was measured on {name}: nothing to predict from[/]")
+            continue
+        prior = [r for r in records if r["device"]["name"] != name] + published_records()
+        predicted = complete_grid(mine, grid, prior)
+        print_transfer(latest_records(mine), predicted)
+        out = Path(report_dir) / f"predicted-{re.sub(r'[^A-Za-z0-9._-]+', '_', name)}.json"
+        paths.append(write_json_export(predicted, out))
+        console.print(f"predicted records (not measurements): {paths[-1]}", highlight=False)
+    return paths

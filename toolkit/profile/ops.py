@@ -91,6 +91,7 @@ class OpsProfile:
     precision: str | None = None
     sha256: str | None = None
     note: str | None = None
+    device: str | None = None  # where it ran, when not this host (a cloud phone's per-layer profile)
 
     @property
     def total_us(self) -> float:
@@ -104,7 +105,8 @@ class OpsProfile:
     @property
     def label(self) -> str:
         name = (self.variant or self.artifact).replace("mobilenet_v1-", "")
-        return f"{name} {self.runtime} {self.precision or '?'} t{self.threads}"
+        where = f" on {self.device}" if self.device else ""
+        return f"{name} {self.runtime} {self.precision or '?'} t{self.threads}{where}"
 
     def by_type(self) -> list[OpProfile]:
         """Rows summed per op type, slowest first."""
@@ -341,9 +343,9 @@ def check_ops_request(artifacts: Iterable[str | Path], device_kind: str, ops: bo
     """Validate ``toolkit profile --ops [--json FILE]`` before anything is measured."""
     if json_path is not None and not ops:
         raise UsageError("--json writes per-operator profiles: add --ops")
-    if ops and device_kind != "host":
-        raise UsageError("--ops profiles on the host only (the phone apps time whole inferences)")
-    for artifact in artifacts if ops else ():
+    if ops and device_kind not in ("host", "aihub"):
+        raise UsageError("--ops profiles on the host and AI Hub only (the phone apps time whole inferences)")
+    for artifact in artifacts if ops and device_kind == "host" else ():  # AI Hub profiles every layer itself
         check_ops_supported(artifact)
 
 

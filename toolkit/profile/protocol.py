@@ -99,9 +99,9 @@ class ProfileConfig:
 
 @runtime_checkable
 class DeviceBackend(Protocol):
-    """A place where artifacts run: the host, an Android phone over adb, an iPhone over usbmux."""
+    """A place where artifacts run: the host, an Android phone over adb, an iPhone over usbmux, a cloud phone."""
 
-    kind: str  # "host" | "android" | "ios"
+    kind: str  # "host" | "android" | "ios" | "aihub"
 
     def describe(self) -> dict[str, Any]:
         """The result schema's ``device`` block (name, os, cpu, ...)."""

@@ -7,6 +7,11 @@ A combination whose artifact is unchanged and whose measurement (same artifact s
 protocol, see :func:`toolkit.results.run_key`) is already in the DB is skipped, so a killed sweep
 simply continues when re-run with the same arguments.
 
+Several devices (``SweepConfig.devices``: any mix of host, phones, ``android:all`` and AI Hub phones) are
+measured at once, a thread per device (:mod:`toolkit.profile.fanout`): each device gets the combinations
+it can run, in order, and a failed or unplugged device leaves the others going. Ctrl-C keeps what is
+stored and names the cloud jobs still running, which the same command picks up again.
+
 Threads: ``SweepConfig.threads`` is a count (0 = the runtime's default) or None = autotune, as in
 ``toolkit profile``: on the host each artifact runs with the fastest of
 :func:`toolkit.profile.threads.candidate_threads`, and its record says so (``config.threads_chosen_by``,
@@ -22,16 +27,32 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import MissingDependencyError, ToolkitError, UsageError
-from toolkit.profile.protocol import DeviceError, ProfileConfig
+from toolkit.profile.devices import device_kind, expand_specs
+from toolkit.profile.fanout import DeviceOutcome, Item
+from toolkit.profile.protocol import ProfileConfig
 from toolkit.results import ResultsDB, run_key
 from toolkit.sampling import spread_sample
 from toolkit.variants import PUBLISHED_ALPHAS, PUBLISHED_RESOLUTIONS, Variant
 
-__all__ = ["DEFAULT_TARGETS", "Combo", "SweepConfig", "SweepOutcome", "default_targets", "plan", "run_sweep", "sampled"]
+__all__ = [
+    "DEFAULT_TARGETS",
+    "RUNS",
+    "Combo",
+    "SweepConfig",
+    "SweepOutcome",
+    "default_targets",
+    "plan",
+    "run_sweep",
+    "sampled",
+]
 
 # Host default: the two fastest-building runtimes, so 16 variants build, verify and run in < 10 min on
 # 2 cores (tflite conversion alone costs ~20 CPU-s per variant; add it with --targets).
-DEFAULT_TARGETS = {"host": ("executorch", "onnx"), "android": ("executorch", "tflite"), "ios": ("coreml",)}
+DEFAULT_TARGETS = {"host": ("executorch", "onnx"), "android": ("executorch", "tflite"), "ios": ("coreml",),
+                   "aihub": ("tflite", "onnx")}  # fmt: skip
+# Devices that run only some targets: a combination outside them is skipped there with one line instead
+# of failing (phones are left to their apps, which refuse a format they cannot run in one line).
+RUNS = {"aihub": ("tflite", "onnx")}
 _EXTENSIONS = {"executorch": ".pte", "onnx": ".onnx", "tflite": ".tflite", "coreml": ".mlpackage"}
 _NEEDS = {"executorch": ("executorch",), "onnx": ("onnx", "onnxruntime"), "tflite": ("litert_torch",),
           "coreml": ("coremltools",)}  # fmt: skip
@@ -71,6 +92,8 @@ class SweepConfig:
     targets: tuple[str, ...] = ()
     precisions: tuple[str, ...] = ("fp32",)
     device: str = "host"
+    devices: tuple[str, ...] = ()  # several devices at once (replaces ``device``)
+    max_parallel: int = 0  # devices measured at once; 0 = all of them
     weights: str = "random"
     seed: int = 0
     output_dir: Path = Path("artifacts")
@@ -92,12 +115,20 @@ class SweepConfig:
                 Variant(a, r)
         if self.jobs < 1:
             raise UsageError(f"jobs must be >= 1, got {self.jobs}")
+        if self.max_parallel < 0:
+            raise UsageError(f"max_parallel must be >= 0 (0 = every device at once), got {self.max_parallel}")
+        for spec in self.device_specs:
+            device_kind(spec)
         if self.threads is not None and self.threads < 0:
             raise UsageError(f"threads must be >= 0 or 'auto', got {self.threads}")
         if self.profile.threads not in (0, self.threads):  # one source of truth for the thread count
             raise UsageError("set the sweep's thread count with SweepConfig.threads, not profile.threads")
         if self.sample is not None:
             sampled(self)  # UsageError unless 1 <= sample <= grid size
+
+    @property
+    def device_specs(self) -> tuple[str, ...]:
+        return self.devices or (self.device,)
 
 
 @dataclass
@@ -106,8 +137,9 @@ class SweepOutcome:
     already: int = 0  # combinations found in the DB
     failures: list[str] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
-    stopped_early: str | None = None  # why the device went away
+    stopped_early: str | None = None  # why the device went away (one device)
     total: int = 0
+    devices: list[DeviceOutcome] = field(default_factory=list)  # each device's own outcome
 
 
 def sampled(cfg: SweepConfig) -> list[Variant]:
@@ -118,11 +150,11 @@ def sampled(cfg: SweepConfig) -> list[Variant]:
 
 def plan(cfg: SweepConfig) -> list[Combo]:
     """Every α × ρ × target × precision (of the sampled variants), widest and largest first."""
-    kind = cfg.device.partition(":")[0]
-    targets = cfg.targets or default_targets(kind)
+    kinds = list(dict.fromkeys(device_kind(s) for s in cfg.device_specs))
+    targets = cfg.targets or tuple(dict.fromkeys(t for k in kinds for t in default_targets(k)))
     if not targets:
         raise MissingDependencyError(
-            f"no exporter for a {kind} target is installed: pip install 'mobilenet-toolkit[all]'"
+            f"no exporter for a {'/'.join(kinds)} target is installed: pip install 'mobilenet-toolkit[all]'"
         )
     keep = {v.name for v in sampled(cfg)}
     return [Combo(a, r, t, p) for a in cfg.alphas for r in cfg.resolutions for t in targets for p in cfg.precisions
@@ -214,30 +246,27 @@ def _build_all(todo: dict[tuple[float, int], list[Combo]], cfg: SweepConfig, ste
     return built
 
 
-def run_sweep(
-    cfg: SweepConfig, db: ResultsDB, *, progress: Callable[[str, int, str], None] | None = None
-) -> SweepOutcome:
-    """Build, verify, profile and store every planned combination that is not stored yet.
+def run_sweep(cfg: SweepConfig, db: ResultsDB, *, progress: Callable[..., None] | None = None) -> SweepOutcome:
+    """Build, verify, profile and store every planned combination that is not stored yet, on every device.
 
     ``progress(phase, total, label)`` is called with ``label == ""`` when a phase starts and once per
-    finished item. A device that vanishes stops the sweep with ``outcome.stopped_early`` set; everything
-    measured until then is already in the DB.
+    finished item; ``progress(phase, total, text, status=True)`` reports a cloud job's state without
+    counting. Every device is checked first (one unusable device is that device's failure; all unusable
+    raises). A device that vanishes mid-sweep is that device's ``error``; with one device,
+    ``outcome.stopped_early`` says why, and everything measured until then is already in the DB.
     """
-    from toolkit.profile.devices import get_device
-
-    report = progress or (lambda phase, total, label: None)
-    device = get_device(cfg.device)
+    report = progress or (lambda phase, total, label, status=False: None)
+    specs = expand_specs(cfg.device_specs)
     combos = plan(cfg)
-    out = SweepOutcome(total=len(combos))
-    describe = device.describe()
-    sweep_id = uuid.uuid4().hex[:12]
+    out = SweepOutcome(total=len(combos) * len(specs))
+    usable, broken = _check_devices(specs, db)
     todo: dict[tuple[float, int], list[Combo]] = {}
     ready: list[tuple[Combo, Path]] = []
     for c in combos:
-        m = _reusable(c.artifact(cfg.output_dir), cfg)
-        if m is not None and db.has(_key(m, describe, cfg.profile, cfg.threads)):
-            out.already += 1
-        elif m is not None:
+        if not any(_runs(kind, c.target) for kind in usable.values()):
+            out.unsupported.append(f"{c}: none of the devices runs {c.target}")
+            continue
+        if _reusable(c.artifact(cfg.output_dir), cfg) is not None:
             ready.append((c, c.artifact(cfg.output_dir)))
         else:
             todo.setdefault((c.alpha, c.resolution), []).append(c)
@@ -251,34 +280,83 @@ def run_sweep(
         else:
             out.failures.append(f"{c}: build failed: {res}")
     ready.sort(key=lambda cp: combos.index(cp[0]))
-    report("profile", len(ready), "")
-    _profile_all(ready, device, describe, cfg, db, sweep_id, out, lambda label: report("profile", len(ready), label))
+    out.devices = broken + _profile_devices(list(usable), [(c, p) for c, p in ready], combos, cfg, db, report)
+    out.devices.sort(key=lambda o: specs.index(o.spec))
+    _merge(out, len(specs))
     return out
 
 
-def _profile_all(ready, device, describe, cfg, db, sweep_id, out, step) -> None:
-    """Measure each artifact with ``cfg.threads`` (autotuned per artifact on the host when None)."""
-    from toolkit.profile.threads import measure_with_threads
-    from toolkit.runtimes import read_manifest
-    from toolkit.runtimes.base import RuntimeUnavailableError
+def _runs(kind: str, target: str) -> bool:
+    return target in RUNS.get(kind, (target,))
 
-    for combo, path in ready:
-        manifest = read_manifest(path)
-        key = _key(manifest, describe, cfg.profile, cfg.threads)
-        if db.has(key):  # measured by a concurrent sweep or a previous run
-            out.already += 1
-            step(str(combo))
-            continue
+
+def _check_devices(specs: list[str], db: ResultsDB) -> tuple[dict[str, str], list[DeviceOutcome]]:
+    """{spec: kind} of the devices that answer, and an outcome for each one that does not.
+
+    Checked before anything is built, so a phone left unplugged or a missing AI Hub token costs seconds,
+    not a build; when no device answers, the first one's error is raised as is.
+    """
+    from toolkit.profile.devices import get_device
+
+    usable: dict[str, str] = {}
+    broken: list[DeviceOutcome] = []
+    for spec in specs:
         try:
-            record = measure_with_threads(device, path, cfg.profile, cfg.threads)
-        except DeviceError as e:
-            if type(e).__name__ == "PhoneGoneError":
-                out.stopped_early = str(e)
-                return
-            out.failures.append(f"{combo}: {e}")
-        except (ToolkitError, RuntimeUnavailableError) as e:
-            out.failures.append(f"{combo}: {e}")
-        else:
-            db.insert(record, key=key, sweep_id=sweep_id)
-            out.measured.append(record)
-        step(str(combo))
+            device = get_device(spec, store=db)
+            device.describe()
+            usable[spec] = device.kind
+        except ToolkitError as e:
+            if len(specs) == 1:
+                raise
+            broken.append(DeviceOutcome(spec, error=str(e)))
+    if not usable:
+        raise ToolkitError("no device could be used: " + "; ".join(f"{o.spec}: {o.error}" for o in broken))
+    return usable, broken
+
+
+def _profile_devices(specs, ready, combos, cfg, db, report) -> list[DeviceOutcome]:
+    """Measure ``ready`` on every device at once (threads), each with its own DB connection."""
+    from toolkit.profile.fanout import fan_out, run_device
+    from toolkit.runtimes import read_manifest
+
+    sweep_id = uuid.uuid4().hex[:12]
+    phase = {s: "profile" if len(specs) == 1 else f"profile {s}" for s in specs}
+    totals: dict[str, int] = {}
+
+    def plan_for(device: Any, description: dict[str, Any], outcome: DeviceOutcome) -> list[Item]:
+        items = []
+        for c, path in ready:
+            if not _runs(device.kind, c.target):
+                outcome.unsupported.append(f"{c}: a {device.kind} device does not run {c.target}")
+                continue
+            items.append(Item(str(c), path, _key(read_manifest(path), description, cfg.profile, cfg.threads)))
+        totals[outcome.spec] = len(items)
+        report(phase[outcome.spec], len(items), "")
+        return items
+
+    def landed(spec: str, record: dict[str, Any]) -> None:
+        a = record["artifact"]
+        report(phase[spec], totals[spec], f"{a.get('variant')} {a.get('target')} {a.get('precision')}")
+
+    def status(spec: str, label: str, state: str) -> None:
+        report(phase[spec], totals.get(spec, 0), f"{label}: {state}", status=True)
+
+    def work(spec: str, stop: Any) -> DeviceOutcome:
+        return run_device(spec, plan_for, cfg.profile, cfg.threads, db.path, stop, sweep_id=sweep_id,
+                          on_record=landed, on_status=status)  # fmt: skip
+
+    return fan_out(specs, work, max_parallel=cfg.max_parallel, db_path=db.path)
+
+
+def _merge(out: SweepOutcome, n_devices: int) -> None:
+    """Fold the devices' outcomes into the sweep's (device-prefixed lines when there are several)."""
+    for o in out.devices:
+        prefix = f"{o.label}: " if n_devices > 1 else ""
+        out.measured += o.measured
+        out.already += o.already
+        out.unsupported += [prefix + u for u in o.unsupported]
+        out.failures += [prefix + f for f in o.failures]
+        if o.error and n_devices == 1:
+            out.stopped_early = o.error
+        elif o.error:
+            out.failures.append(f"{o.label}: {o.error}")

@@ -38,6 +38,7 @@ class Row:
     first_inference_ms: float | None
     peak_memory_mb: float | None
     timestamp: str
+    latency_source: str = "harness"  # or a cloud service's: service_samples, service_estimate (one number)
 
     @property
     def gmacs_per_s(self) -> float | None:
@@ -79,7 +80,7 @@ def _row(rec: Mapping[str, Any]) -> Row:
         ci95_high_ms=s["ci95_high_ms"], p90_ms=s["p90_ms"], mean_ms=s["mean_ms"], std_ms=s["std_ms"],
         min_ms=s["min_ms"], trimmed_mean_ms=s["trimmed_mean_ms"], load_ms=rec.get("load_ms"),
         first_inference_ms=rec.get("first_inference_ms"), peak_memory_mb=rec.get("peak_memory_mb"),
-        timestamp=rec["timestamp"],
+        timestamp=rec["timestamp"], latency_source=rec.get("latency_source") or "harness",
     )  # fmt: skip
 
 

@@ -10,13 +10,49 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from toolkit.profile.ops import OpsProfile
+from toolkit.profile.ops import OpProfile, OpsProfile
 
-__all__ = ["OPS_COLS", "ops_chart", "ops_html", "ops_markdown", "ops_rows", "ops_summary"]
+__all__ = ["OPS_COLS", "ops_chart", "ops_html", "ops_markdown", "ops_rows", "ops_summary", "record_ops", "records_ops"]
 
 OPS_COLS = ("op type", "ops", "µs / inference", "share")
 _MAX_TYPES = 9  # legend entries before the rest is drawn as "other"
+
+
+def record_ops(record: Mapping[str, Any]) -> OpsProfile | None:
+    """A result record's per-layer profile (a cloud service's, e.g. AI Hub) as an operator profile.
+
+    Each layer time is the service's own figure (AI Hub: the layer's fastest run, in µs), so the rows need
+    not add up to the end-to-end median they are shown against; the note says so and names the compute
+    units. None when the record has no timed layers.
+    """
+    timed = [x for x in record.get("layers") or () if x.get("time_us") is not None]
+    if not timed:
+        return None
+    total = sum(x["time_us"] for x in timed) or 1.0
+    ops = [OpProfile(f"{x['name']} [{x.get('compute_unit') or '?'}]", x["type"], 1, float(x["time_us"]),
+                     x["time_us"] / total) for x in timed]  # fmt: skip
+    rt, art, s = record["runtime"], record["artifact"], record["stats"]
+    units = ", ".join(f"{u} {n}" for u, n in (rt.get("compute_units") or {}).items())
+    service = (record.get("job") or {}).get("service", "the service")
+    note = (f"per-layer times from {service} (each layer's fastest run, so they need not add up to the median)"
+            + (f"; layers per compute unit: {units}" if units else ""))  # fmt: skip
+    return OpsProfile(art["file"], rt["name"], rt["version"], int(record["config"]["threads"]), s["n"], 0,
+                      s["median_ms"] * 1000.0, total, ops, variant=art.get("variant"), target=art.get("target"),
+                      precision=art.get("precision"), sha256=art["sha256"], note=note,
+                      device=record["device"].get("name"))  # fmt: skip
+
+
+def records_ops(records: Sequence[Mapping[str, Any]]) -> list[OpsProfile]:
+    """The per-layer profiles the records carry, the latest one per (device, artifact)."""
+    latest: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    for rec in records:
+        if rec.get("layers"):
+            key = (rec["device"].get("name"), rec["artifact"]["sha256"])
+            if key not in latest or rec["timestamp"] >= latest[key]["timestamp"]:
+                latest[key] = rec
+    return [p for p in map(record_ops, latest.values()) if p is not None]
 
 
 def ops_rows(prof: OpsProfile) -> list[list[str]]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from toolkit.profile.ops import OpsProfile
 from toolkit.report.data import Row, group_rows, to_rows
-from toolkit.report.ops import ops_chart, ops_html, ops_markdown
+from toolkit.report.ops import ops_chart, ops_html, ops_markdown, records_ops
 
 __all__ = ["FORMATS", "render_csv", "render_html", "render_markdown", "write_report"]
 
@@ -33,7 +33,8 @@ def _f(x: float | None, spec: str = ".3f") -> str:
 
 
 def _cells(r: Row) -> list[str]:
-    return [r.variant, _f(r.macs / 1e6 if r.macs else None, ".0f"), _f(r.median_ms),
+    estimate = " ≈" if r.latency_source == "service_estimate" else ""  # one service figure, no samples behind it
+    return [r.variant + estimate, _f(r.macs / 1e6 if r.macs else None, ".0f"), _f(r.median_ms),
             f"{r.ci95_low_ms:.3f}–{r.ci95_high_ms:.3f}", _f(r.p90_ms), f"{r.mean_ms:.3f} ± {r.std_ms:.3f}",
             _f(r.min_ms), _f(r.trimmed_mean_ms), _f(r.gmacs_per_s, ".1f"), _f(r.top1, ".1f"), _f(r.load_ms, ".1f"),
             _f(r.first_inference_ms, ".2f"), _f(r.peak_memory_mb, ".1f")]  # fmt: skip
@@ -44,7 +45,10 @@ def _summary(rows: Sequence[Row], records: Sequence[Mapping[str, Any]]) -> list[
     devices = {}
     for rec in records:
         d = rec["device"]
-        devices[d.get("name")] = f"{d.get('name')}: {d.get('cpu') or '?'}, {d.get('cores') or '?'} cores, {d.get('os')}"
+        via = f" (via {d['service']})" if d.get("service") else ""
+        devices[d.get("name")] = (
+            f"{d.get('name')}{via}: {d.get('cpu') or '?'}, {d.get('cores') or '?'} cores, {d.get('os')}"
+        )
     cfgs = sorted({(r.threads, r.n) for r in rows})
     how = sorted({str(rec["config"].get("threads_chosen_by")) for rec in records} - {"None"})
     chosen = f" (thread count chosen by: {', '.join(how)})" if how else ""
@@ -57,7 +61,21 @@ def _summary(rows: Sequence[Row], records: Sequence[Mapping[str, Any]]) -> list[
         + ", ".join(f"{t or 'default'} threads × {n} timed runs" for t, n in cfgs)
         + f"{chosen}; 95% CI of the median by bootstrap (1000 resamples, SplitMix64).",
         "*top-1 is the published ImageNet figure (TF-slim float checkpoints), not measured here.",
+        *_sources(records),
     ]
+
+
+def _sources(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Say which numbers a cloud service timed, and mark the ones that are its estimate only."""
+    kinds = {rec.get("latency_source") for rec in records}
+    out = []
+    if "service_samples" in kinds:
+        out.append("Cloud phones (via a service): every inference as the service timed it on the phone; statistics "
+                   "computed here from those times; load time is the service's first load.")  # fmt: skip
+    if "service_estimate" in kinds:
+        out.append("≈ the service returned only its estimate (its fastest inference): median, CI and p90 are that "
+                   "one number, not a distribution.")  # fmt: skip
+    return out
 
 
 def render_markdown(
@@ -140,7 +158,8 @@ def write_report(
 ) -> list[Path]:
     """Write the chosen formats to ``out_dir`` (report.html, report.md + plots/*.png, results.csv, results.json).
 
-    ``op_profiles`` (from ``toolkit profile --ops --json``) add a per-operator section to HTML and Markdown.
+    ``op_profiles`` (from ``toolkit profile --ops --json``) add a per-operator section to HTML and Markdown,
+    as do records that carry a service's per-layer profile (``layers``).
     """
     from toolkit.errors import UsageError
     from toolkit.results import write_json_export
@@ -153,6 +172,7 @@ def write_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = to_rows(records)
+    op_profiles = [*op_profiles, *records_ops(records)]  # cloud records carry their per-layer profile
     written: list[Path] = []
     plots: dict[str, bytes] = {}
     chart: bytes | None = None
