@@ -134,7 +134,10 @@ public struct HeadlessBenchmark {
         if let top = topK(scores, k: 1, labels: model.labels).first {
             notes.append("top-1 on the sample photo: \(top.label) (\(String(format: "%.4f", top.probability)))")
         }
-        if model.kind == .coreml, args.threads > 0 { notes.append("threads is a request; Core ML chooses its own threading") }
+        if args.threads > 0 {  // neither runtime's iOS API takes a thread count
+            let runtime = model.kind == .coreml ? "Core ML" : "ExecuTorch (XNNPACK's default threadpool)"
+            notes.append("threads is a request; \(runtime) chooses its own threading")
+        }
         return loop.report(outcome, backend: backend, device: platform.deviceInfo(),
                            artifact: ArtifactInfo(manifest: model.manifest, sha256: model.sha256),
                            temperatures: Temperatures(thermalState: after), peakMemoryMb: platform.peakMemoryMb(),
