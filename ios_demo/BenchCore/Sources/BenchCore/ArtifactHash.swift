@@ -3,32 +3,72 @@
 // The app hashes the model it is about to run and refuses one that does not match its manifest, and the
 // result record carries that hash, so the toolkit can tell the phone measured exactly its local artifact.
 // A file hashes its bytes; a directory (.mlpackage) hashes "relative/path\0<file sha256>\n" for every file,
-// sorted by path components as Python sorts Paths. SHA-256 is written out (FIPS 180-4) because CryptoKit
-// does not exist on Linux, where `swift test` checks it against Python's hashlib.
+// sorted by path components as Python sorts Paths. The digest is CryptoKit's where it exists (the phone: fast
+// enough to hash a 17 MB model in a debug build); elsewhere (Linux, where `swift test` checks the tree format
+// against Python's hashlib) it is the FIPS 180-4 algorithm written out below.
 import Foundation
+#if canImport(CryptoKit)
+import CryptoKit
+#endif
 
+/// SHA-256 as lowercase hex, fed in pieces.
 public struct SHA256 {
+    #if canImport(CryptoKit)
+    private var inner = CryptoKit.SHA256()
+
+    public init() {}
+
+    public mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        if let data = bytes as? Data { inner.update(data: data) } else { inner.update(data: Array(bytes)) }
+    }
+
+    public mutating func finalize() -> String {
+        inner.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+    #else
+    private var digest = PortableSHA256()
+
+    public init() {}
+
+    public mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 { digest.update(bytes) }
+
+    public mutating func finalize() -> String { digest.finalize() }
+    #endif
+
+    public static func hex<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
+        var h = SHA256()
+        h.update(bytes)
+        return h.finalize()
+    }
+}
+
+/// FIPS 180-4 SHA-256 in plain Swift, for platforms without CryptoKit.
+struct PortableSHA256 {
     private var state: [UInt32] = [
         0x6A09_E667, 0xBB67_AE85, 0x3C6E_F372, 0xA54F_F53A, 0x510E_527F, 0x9B05_688C, 0x1F83_D9AB, 0x5BE0_CD19,
     ]
     private var pending: [UInt8] = []
     private var length: UInt64 = 0
 
-    public init() {}
-
-    public mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+    mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
         length &+= UInt64(bytes.count)
         pending.append(contentsOf: bytes)
         let whole = pending.count / 64 * 64
-        if whole > 0 {
-            pending.withUnsafeBufferPointer { buffer in
-                for start in stride(from: 0, to: whole, by: 64) { compress(buffer, at: start) }
+        guard whole > 0 else { return }
+        do {
+            let blocks = pending  // shares storage: compressing reads it while `state` changes
+            blocks.withUnsafeBufferPointer { buffer in
+                withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { schedule in
+                    for start in stride(from: 0, to: whole, by: 64) {
+                        PortableSHA256.compress(&state, buffer, at: start, schedule: schedule)
+                    }
+                }
             }
-            pending.removeFirst(whole)
         }
+        pending.removeFirst(whole)
     }
 
-    public mutating func finalize() -> String {
+    mutating func finalize() -> String {
         let bits = length &* 8
         var tail: [UInt8] = [0x80]
         while (pending.count + tail.count) % 64 != 56 { tail.append(0) }
@@ -39,12 +79,6 @@ public struct SHA256 {
             let hex = String(word, radix: 16)
             return String(repeating: "0", count: 8 - hex.count) + hex
         }.joined()
-    }
-
-    public static func hex<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
-        var h = SHA256()
-        h.update(bytes)
-        return h.finalize()
     }
 
     private static let k: [UInt32] = [
@@ -58,9 +92,9 @@ public struct SHA256 {
         0x748F_82EE, 0x78A5_636F, 0x84C8_7814, 0x8CC7_0208, 0x90BE_FFFA, 0xA450_6CEB, 0xBEF9_A3F7, 0xC671_78F2,
     ]
 
-    private mutating func compress(_ block: UnsafeBufferPointer<UInt8>, at start: Int) {
+    private static func compress(_ state: inout [UInt32], _ block: UnsafeBufferPointer<UInt8>, at start: Int,
+                                 schedule w: UnsafeMutableBufferPointer<UInt32>) {
         @inline(__always) func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { x >> n | x << (32 - n) }
-        var w = [UInt32](repeating: 0, count: 64)
         for t in 0 ..< 16 {
             let i = start + t * 4
             w[t] = UInt32(block[i]) << 24 | UInt32(block[i + 1]) << 16 | UInt32(block[i + 2]) << 8 | UInt32(block[i + 3])
@@ -73,12 +107,13 @@ public struct SHA256 {
         var (a, b, c, d, e, f, g, h) = (state[0], state[1], state[2], state[3], state[4], state[5], state[6], state[7])
         for t in 0 ..< 64 {
             let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-            let t1 = h &+ s1 &+ ((e & f) ^ (~e & g)) &+ SHA256.k[t] &+ w[t]
+            let t1 = h &+ s1 &+ ((e & f) ^ (~e & g)) &+ k[t] &+ w[t]
             let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
             let t2 = s0 &+ ((a & b) ^ (a & c) ^ (b & c))
             (h, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
         }
-        for (i, v) in [a, b, c, d, e, f, g, h].enumerated() { state[i] = state[i] &+ v }
+        state[0] &+= a; state[1] &+= b; state[2] &+= c; state[3] &+= d
+        state[4] &+= e; state[5] &+= f; state[6] &+= g; state[7] &+= h
     }
 }
 
