@@ -100,7 +100,7 @@ def test_golden_file_is_current() -> None:
     assert committed == golden, f"golden file is stale (Python statistics or preprocessing changed): `{REGENERATE}`"
 
 
-def test_io_golden_file_is_current() -> None:
+def test_io_golden_is_current() -> None:
     """The committed I/O golden equals what toolkit.runtimes.io and the fake app compute today from its own
     manifest views; ACCEPT=1 re-exports every kind (cached in the toolkit cache) and re-records it."""
     if os.environ.get("ACCEPT") == "1":
