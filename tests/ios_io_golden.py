@@ -91,8 +91,9 @@ def export_kind(kind: Kind, model: Any = None) -> Path:
     model = model if model is not None else tiny_model()
     options = {"scheme": kind.scheme} if kind.scheme else {}
     extra = {"io": kind.io} if kind.io else {}
-    cfg = ExportConfig(target=kind.target, precision=kind.precision, output_dir=export_dir(), verify=False,
-                       options=options, **extra)  # fmt: skip
+    # one folder per kind: a float-I/O and a native-I/O export of one precision share a file name
+    cfg = ExportConfig(target=kind.target, precision=kind.precision, output_dir=export_dir() / kind.name,
+                       verify=False, options=options, **extra)  # fmt: skip
     return export(model, cfg, progress=False).path
 
 
