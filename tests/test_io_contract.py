@@ -65,3 +65,21 @@ def test_manifest_round_trip_and_bad_specs():
         encode(np.zeros((4, 1), np.float32), TensorSpec("float32", (1, 4), "nchw"))
     with pytest.raises(UsageError, match="manifest says float16"):
         decode(np.zeros((1, 4), np.float32), TensorSpec("float16", (1, 4)))
+
+
+def test_image_inputs_are_uint8_pixels_of_the_declared_size():
+    with pytest.raises(UsageError, match="image input takes uint8"):
+        TensorSpec("float32", (1, 3, 2, 2), "image")
+    with pytest.raises(UsageError, match=r"takes a \[1, 3, 4, 4\] image, got 2x2"):
+        encode_pixels(np.zeros((2, 2, 3), np.uint8), TensorSpec("uint8", (1, 3, 4, 4), "image"), (0.5,) * 3, (0.5,) * 3)
+
+
+def test_labels_file_stays_beside_the_artifact(tmp_path):
+    from toolkit.runtimes import labels_file
+
+    artifact = tmp_path / "m.pte"
+    assert labels_file(artifact, {"labels_file": "m.pte.labels.txt"}) == tmp_path / "m.pte.labels.txt"
+    assert labels_file(artifact, {}) is None
+    for bad in ("../labels.txt", "/etc/passwd", "sub/labels.txt", "..", ".", "a\\b"):
+        with pytest.raises(UsageError, match="leaves the artifact's folder"):
+            labels_file(artifact, {"labels_file": bad})

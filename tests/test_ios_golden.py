@@ -1,10 +1,13 @@
 """Cross-language golden tests: the iOS app's Swift BenchCore must compute what the Python harness computes.
 
-Python writes the inputs and its own answers (latency statistics, SplitMix64 draws, preprocessing of real
-photos) to a golden JSON committed under ios_demo/BenchCore/Tests/BenchCoreTests/Resources/; the Swift tests
-assert bit-for-bit equality against it and also write their own outputs (and a report built by the Swift
-benchmark loop) to ``BENCHCORE_OUT``, which these tests compare with Python and validate against the shared
-result schema. Regenerate the golden after a deliberate change with ``ACCEPT=1``.
+Python writes the inputs and its own answers to golden JSON files committed under
+ios_demo/BenchCore/Tests/BenchCoreTests/Resources/: ``golden.json`` (latency statistics, SplitMix64 draws,
+preprocessing of real photos) and ``io_golden.json`` (the I/O contract for every artifact kind the toolkit
+exports for an iPhone, from real tiny exports: tests/ios_io_golden.py; plus the launch command lines and the
+artifact hash). The Swift tests assert bit-for-bit equality against them and also write their own outputs (and
+reports built by the Swift benchmark loop and headless run) to ``BENCHCORE_OUT``, which these tests compare
+with Python value by value and validate against the shared result schema. Regenerate a golden file after a
+deliberate change with ``ACCEPT=1`` (the commands are below and in each file).
 
 The Swift half runs in a Debian trixie chroot (scripts/swift_test.sh); it needs root and debootstrap, and
 skips with the reason otherwise. In CI (root, Debian archive reachable) it runs.
@@ -24,7 +27,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from toolkit.data import IMAGENET_PREPROCESSING, TF_PREPROCESSING, Preprocessing, sample_image_paths
+from tests import ios_io_golden as io_golden
+from toolkit.data import IMAGENET_PREPROCESSING, TF_PREPROCESSING, Preprocessing, load_image, sample_image_paths
 from toolkit.profile.stats import SplitMix64, summarize
 
 REPO = Path(__file__).resolve().parents[1]
@@ -96,6 +100,45 @@ def test_golden_file_is_current() -> None:
     assert committed == golden, f"golden file is stale (Python statistics or preprocessing changed): `{REGENERATE}`"
 
 
+def test_io_golden_is_current() -> None:
+    """The committed I/O golden equals what toolkit.runtimes.io and the fake app compute today from its own
+    manifest views; ACCEPT=1 re-exports every kind (cached in the toolkit cache) and re-records it."""
+    if os.environ.get("ACCEPT") == "1":
+        views, labels = io_golden.exported_views()
+        fresh = json.loads(json.dumps(io_golden.build_io_golden(views, labels)))
+        tmp = io_golden.IO_GOLDEN.with_suffix(".tmp")
+        tmp.write_text(json.dumps(fresh, indent=1) + "\n", encoding="utf-8")
+        tmp.replace(io_golden.IO_GOLDEN)
+    assert io_golden.IO_GOLDEN.is_file(), f"I/O golden file missing: regenerate it with `{io_golden.REGENERATE_IO}`"
+    committed = json.loads(io_golden.IO_GOLDEN.read_text(encoding="utf-8"))
+    rebuilt = json.loads(json.dumps(io_golden.build_io_golden(committed["views"], committed["labels"])))
+    for key in rebuilt:
+        assert committed.get(key) == rebuilt[key], f"io_golden.json [{key}] is stale: `{io_golden.REGENERATE_IO}`"
+    expected = {k.name for k in io_golden.KINDS if io_golden.supports(k)}
+    assert set(committed["views"]) == expected, (
+        f"the golden does not cover every exportable kind: `{io_golden.REGENERATE_IO}`"
+    )
+
+
+@pytest.mark.slow
+def test_io_golden_views_match_fresh_exports() -> None:
+    """Every kind exported now has the manifest blocks the golden was built from (~2 min on a cold cache)."""
+    committed = json.loads(io_golden.IO_GOLDEN.read_text(encoding="utf-8"))
+    views, labels = io_golden.exported_views()
+    assert views == committed["views"], f"an exporter's manifest changed: `{io_golden.REGENERATE_IO}`"
+    assert labels == committed["labels"]
+
+
+def test_app_sample_photo_is_the_host_photo() -> None:
+    """The app bundles chelsea_cat.jpg decoded losslessly: the phone starts from the host's pixels."""
+    from tests.fake_ios import SAMPLE_PHOTO
+
+    host = np.asarray(load_image({p.stem: p for p in sample_image_paths()}[io_golden.PHOTO]))
+    with Image.open(SAMPLE_PHOTO) as im:
+        assert im.format == "PNG" and im.mode == "RGB" and not {"icc_profile", "gamma"} & set(im.info)
+        np.testing.assert_array_equal(np.asarray(im), host)
+
+
 def _chroot_skip_reason() -> str | None:
     if os.name != "posix" or os.geteuid() != 0:
         return "Swift runs in a Debian trixie chroot, which needs root"
@@ -137,13 +180,38 @@ def test_swift_preprocessing_equals_python(swift_out: Path) -> None:
         np.testing.assert_array_equal(got, want, err_msg=case["name"])
 
 
-def test_swift_report_validates_against_schema(swift_out: Path) -> None:
-    report = json.loads((swift_out / "report.json").read_text())
+@pytest.mark.parametrize("name", ["report.json", "headless_report.json"])
+def test_swift_report_validates_against_schema(swift_out: Path, name: str) -> None:
+    """The loop's report and the one the headless run writes to Documents/results/ are schema-valid records."""
+    report = json.loads((swift_out / name).read_text())
     jsonschema.validate(report, json.loads(SCHEMA.read_text()))
     assert report["device"]["kind"] == "ios"
     assert report["runtime"]["delegate"] in ("cpu_only", "cpu_and_gpu", "cpu_and_ne", "all")
+    assert report["runtime"]["version_source"] in ("runtime", "declared")
     assert report["stats"] == summarize(report["latency_ms"]).to_dict()
     assert len(report["latency_ms"]) == report["config"]["iterations"]
+
+
+def test_swift_input_bytes_equal_python_for_every_kind(swift_out: Path) -> None:
+    """Value by value, so a difference says which kind, where and by how much (the Swift test checks hashes)."""
+    swift = json.loads((swift_out / "io_encode_swift.json").read_text())
+    golden = json.loads(io_golden.IO_GOLDEN.read_text(encoding="utf-8"))
+    assert sorted(swift) == sorted(c["name"] for c in golden["encode"])
+    for case in golden["encode"]:
+        want = io_golden.expected_input(case["view"])
+        got = np.frombuffer(base64.b64decode(swift[case["name"]]), want.dtype).reshape(want.shape)
+        np.testing.assert_array_equal(
+            got.view(f"u{want.itemsize}"), want.view(f"u{want.itemsize}"), err_msg=case["name"]
+        )
+
+
+def test_swift_scores_equal_python_for_every_kind(swift_out: Path) -> None:
+    swift = json.loads((swift_out / "io_decode_swift.json").read_text())
+    golden = json.loads(io_golden.IO_GOLDEN.read_text(encoding="utf-8"))
+    assert sorted(swift) == sorted(c["name"] for c in golden["decode"])
+    for case in golden["decode"]:
+        want = np.frombuffer(base64.b64decode(case["expected_f32_b64"]), "<u4")
+        np.testing.assert_array_equal(np.frombuffer(base64.b64decode(swift[case["name"]]), "<u4"), want, case["name"])
 
 
 def test_chroot_is_left_unmounted(swift_out: Path) -> None:

@@ -1,24 +1,20 @@
 // App entry point. Launched with `--benchmark ...` (by toolkit/profile/ios.py through pymobiledevice3 or
-// devicectl) it runs one headless measurement, writes Documents/results/<run-id>.json and exits; otherwise it
-// shows the interactive classifier.
+// devicectl) it runs one headless measurement through BenchCore's HeadlessBenchmark, which writes
+// Documents/results/<run-id>.json or <run-id>.error.txt, and exits; otherwise it shows the classifier.
 import BenchCore
 import SwiftUI
+import UIKit
 
 @main
 struct BenchApp: App {
-    private let benchmark: Result<BenchmarkArguments?, Error> = Result {
-        try BenchmarkArguments.parse(CommandLine.arguments)
-    }
+    private let argv = CommandLine.arguments
 
     var body: some Scene {
         WindowGroup {
-            switch benchmark {
-            case let .success(args?):
-                HeadlessBenchmarkView(arguments: args)
-            case .success(nil):
+            if argv.contains("--benchmark") {
+                HeadlessBenchmarkView(argv: argv)
+            } else {
                 ContentView()
-            case let .failure(error):
-                HeadlessBenchmarkView(argumentError: error)
             }
         }
     }
@@ -26,31 +22,31 @@ struct BenchApp: App {
 
 /// Shown while the headless benchmark runs; the phone must stay unlocked with the app in the foreground.
 struct HeadlessBenchmarkView: View {
-    var arguments: BenchmarkArguments?
-    var argumentError: Error?
+    let argv: [String]
     @State private var status = "Benchmarking..."
-
-    init(arguments: BenchmarkArguments) { self.arguments = arguments }
-    init(argumentError: Error) { self.argumentError = argumentError }
 
     var body: some View {
         VStack(spacing: 12) {
             ProgressView()
             Text(status).font(.headline)
-            Text(arguments?.model ?? "").font(.caption).foregroundStyle(.secondary)
+            Text(argv.drop { $0 != "--model" }.dropFirst().first ?? "").font(.caption).foregroundStyle(.secondary)
         }
         .padding()
-        .task {
-            let runner = HeadlessBenchmark(documents: ModelStore.documentsDirectory)
-            if let error = argumentError {
-                runner.writeError("\(error)", runID: "latest")
-                exit(2)
-            }
-            guard let args = arguments else { return }
-            // Off the main thread: a long measurement must not freeze the UI (the watchdog kills frozen apps).
-            let ok = await Task.detached(priority: .userInitiated) { runner.run(args) }.value
-            status = ok ? "Done" : "Failed"
-            exit(ok ? 0 : 1)
-        }
+        .task { await measure() }
+    }
+
+    /// On the main actor (UIApplication), with the measurement itself on a background task.
+    @MainActor private func measure() async {
+        // No auto-lock while measuring: a locked phone suspends the app mid-run.
+        let idleTimerWasDisabled = UIApplication.shared.isIdleTimerDisabled
+        UIApplication.shared.isIdleTimerDisabled = true
+        let argv = self.argv
+        // Off the main thread: a long measurement must not freeze the UI (the watchdog kills frozen apps).
+        let outcome = await Task.detached(priority: .userInitiated) {
+            HeadlessBenchmark(documents: ModelStore.documentsDirectory, platform: PhonePlatform()).run(argv: argv)
+        }.value
+        UIApplication.shared.isIdleTimerDisabled = idleTimerWasDisabled
+        status = outcome == .measured ? "Done" : "Failed"
+        exit(outcome.rawValue)
     }
 }

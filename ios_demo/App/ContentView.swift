@@ -88,11 +88,14 @@ final class ClassifierViewModel: ObservableObject {
         let runs = self.runs
         Task.detached(priority: .userInitiated) {
             do {
-                let backend = try makeBackend(model: entry.url, manifest: entry.manifest, computeUnits: units, threads: 0)
-                let input = try modelInput(rgba, manifest: entry.manifest)
-                let outcome = try BenchmarkLoop(config: RunConfig(warmup: 1, iterations: runs)).run(backend, input: input)
-                let labels = loadLabels(artifact: entry.url, manifest: entry.manifest)
-                let top = topK(logits: outcome.lastOutput, k: 5, labels: labels)
+                // The same checks, encoding and decoding as the headless benchmark (BenchCore.PreparedModel).
+                let os = ProcessInfo.processInfo.operatingSystemVersion.majorVersion
+                let model = try PreparedModel(url: entry.url, photo: { rgba }, osMajorVersion: os)
+                let args = BenchmarkArguments(model: entry.url.lastPathComponent, computeUnits: units)
+                let backend = try PhonePlatform().makeBackend(model.kind, model: entry.url, manifest: model.manifest,
+                                                              sha256: model.sha256, arguments: args)
+                let outcome = try BenchmarkLoop(config: RunConfig(warmup: 1, iterations: runs)).run(backend, input: model.input)
+                let top = topK(try model.decoder.decode(outcome.output), k: 5, labels: model.labels)
                 await MainActor.run {
                     self.predictions = top
                     self.latencyMs = outcome.stats.medianMs

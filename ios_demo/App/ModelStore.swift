@@ -14,7 +14,7 @@ struct ModelEntry: Identifiable, Hashable {
 }
 
 enum ModelStore {
-    static let extensions: Set<String> = ["mlpackage", "mlmodelc", "pte"]
+    static let extensions: Set<String> = ["mlpackage", "pte"]
 
     static var documentsDirectory: URL {
         FileManager.default.urls(for: .documentDirectory, in: .userDomainMask)[0]

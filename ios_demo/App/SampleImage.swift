@@ -24,11 +24,12 @@ enum SampleImage {
         return drawn ? RGBAImage(width: width, height: height, pixels: pixels) : nil
     }
 
-    /// The photo bundled as Resources/sample.jpg (one of the toolkit's sample photos).
+    /// The photo bundled as Resources/sample.png: the toolkit's chelsea_cat.jpg as Pillow decodes it, stored
+    /// losslessly, so the phone starts from exactly the pixels the host verified (JPEG decoders differ).
     static func rgba() throws -> RGBAImage {
-        guard let url = Bundle.main.url(forResource: "sample", withExtension: "jpg"),
+        guard let url = Bundle.main.url(forResource: "sample", withExtension: "png"),
               let image = UIImage(contentsOfFile: url.path), let rgba = rgba(from: image) else {
-            throw AppError.message("the bundled sample.jpg is missing")
+            throw AppError.message("the bundled sample.png is missing")
         }
         return rgba
     }

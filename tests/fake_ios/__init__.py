@@ -1,12 +1,21 @@
-"""A fake iPhone for the iOS backend's tests: same Transport interface, the demo app played on the host.
+"""A fake iPhone for the iOS backend's tests: same Transport interface, the demo app's headless mode on the host.
 
-The phone keeps its app's Documents in a temp dir. Launching the app with the benchmark arguments runs,
-in a background thread as the real app would, what the iOS app does: read the manifest from
-Documents/models/, preprocess a real photo at the manifest's resolution, load the artifact in its HOST
-runtime (toolkit.runtimes.open_runner; .mlpackage cannot run on Linux, so that writes an error file like
-the app does when a model fails), time load / first inference / warm-up / iterations with a monotonic
-clock, and write Documents/results/ID.json in the shared schema. Faults (no pairing, Developer Mode off,
-app missing, locked or unplugged after N launches, a hung app) are switches on :class:`FakePhone`.
+The phone keeps its app's Documents in a temp dir. Launching the app runs, in a background thread as the
+real app would, what BenchCore's HeadlessBenchmark does, and refuses what it refuses:
+
+- the arguments by the app's rules (run id read first, so a later error lands in ``<run-id>.error.txt``);
+  tests/test_ios_golden.py checks this parser and the Swift one agree on every golden command line;
+- only Core ML and ExecuTorch artifacts (a .onnx or .tflite manifest is refused, as the app refuses it),
+  an input/output dtype or layout outside the I/O contract, a labels file outside the model's folder, a model
+  newer than the phone's iOS, an artifact whose sha256 is not its manifest's;
+- the input is the app's bundled photo (ios_demo/App/Resources/sample.png) cropped and encoded by
+  ``toolkit.runtimes.io.encode_pixels``, the contract BenchCore is tested against bit for bit, and fed
+  through the host runner's strict ``run_raw``, which takes only the runtime's own dtype and shape; the
+  output is decoded by the manifest's output spec, as BenchCore's decoder does.
+
+Core ML cannot run on Linux, so a Core ML run ends with the error file the app writes when a model fails.
+Faults (no pairing, Developer Mode off, app missing, locked or unplugged after N launches, a hung app) are
+switches on :class:`FakePhone`.
 """
 
 from __future__ import annotations
@@ -19,10 +28,15 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-from toolkit.profile.ios import BUNDLE_ID, PhoneInfo
+from toolkit.profile.ios import BUNDLE_ID, MAX_MODEL_NAME, MAX_RUN_ID, PhoneInfo, file_name_problem
 
-__all__ = ["FakePhone", "FakeTransport"]
+__all__ = ["SAMPLE_PHOTO", "AppArgumentError", "FakePhone", "FakeTransport", "parse_arguments"]
+
+SAMPLE_PHOTO = Path(__file__).resolve().parents[2] / "ios_demo/App/Resources/sample.png"
+COMPUTE_UNITS = ("cpu_only", "cpu_and_gpu", "cpu_and_ne", "all")
+DEFAULT_RUN_ID = "latest"
 
 
 @dataclass
@@ -38,6 +52,7 @@ class FakePhone:
     unplug_after_launches: int | None = None
     lock_after_launches: int | None = None
     hang: bool = False
+    app_options: frozenset[str] | None = None  # an older app build that knows only these options (None: all)
     launches: list[list[str]] = field(default_factory=list)
     pushes: list[str] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
@@ -90,7 +105,7 @@ class FakeTransport:
         p.launches.append(list(arguments))
         if p.hang:
             return
-        thread = threading.Thread(target=_benchmark_app, args=(p, arguments), daemon=True)
+        thread = threading.Thread(target=run_app, args=(p, arguments), daemon=True)
         p.threads.append(thread)
         thread.start()
 
@@ -98,52 +113,181 @@ class FakeTransport:
         return 30.5 + 0.5 * len(self._phone(udid).launches)
 
 
-def _args(argv: list[str]) -> dict[str, str]:
-    assert argv[0] == "--benchmark", argv
-    return {argv[i][2:]: argv[i + 1] for i in range(1, len(argv), 2)}
+class AppArgumentError(ValueError):
+    """A command line the app refuses; ``run_id`` names the error file (None: the run id itself is bad)."""
+
+    def __init__(self, message: str, run_id: str | None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
 
 
-def _benchmark_app(phone: FakePhone, argv: list[str]) -> None:
-    """The iOS app's headless mode, on the host: writes results/ID.json or results/ID.error.txt."""
-    a = _args(argv)
+OPTIONS = frozenset({"--model", "--run-id", "--compute-units", "--threads", "--warmup", "--iterations", "--duration",
+                     "--cooldown"})  # fmt: skip
+
+
+def parse_arguments(argv: list[str], known: frozenset[str] = OPTIONS) -> dict[str, Any] | None:
+    """BenchCore's ``BenchmarkArguments.parse``, rule for rule: None without ``--benchmark``.
+
+    ``known`` plays an older app build: options outside it are unknown to that build.
+    """
+    if "--benchmark" not in argv:
+        return None
+    values: dict[str, str] = {}
+    pair_error: str | None = None
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("--benchmark", "--") or not arg.startswith("--"):
+            i += 1
+            continue
+        if i + 1 >= len(argv) or argv[i + 1].startswith("--"):
+            pair_error = pair_error or f"{arg} needs a value"
+            i += 1
+            continue
+        if arg in values:
+            pair_error = pair_error or f"{arg} is given twice"
+        values[arg] = argv[i + 1]
+        i += 2
+    foreign = {k: values.pop(k) for k in sorted(values) if k not in known and k in OPTIONS}
+    run_id = values.pop("--run-id", DEFAULT_RUN_ID)
+    problem = file_name_problem(run_id, MAX_RUN_ID)
+    if problem:
+        raise AppArgumentError(f"--run-id {problem}", None)
+
+    def fail(message: str) -> AppArgumentError:
+        return AppArgumentError(message, run_id)
+
+    if pair_error:
+        raise fail(pair_error)
+    if "--model" not in values:
+        raise fail("--model is required")
+    model = values.pop("--model")
+    problem = file_name_problem(model, MAX_MODEL_NAME)
+    if problem:
+        raise fail(f"--model {problem}")
+    out: dict[str, Any] = {"model": model, "run_id": run_id, "compute_units": "all", "threads": 0, "warmup": 10,
+                           "iterations": 100, "duration": None, "cooldown": None}  # fmt: skip
+    if "--compute-units" in values:
+        units = values.pop("--compute-units")
+        if units not in COMPUTE_UNITS:
+            raise fail(f"--compute-units must be one of {', '.join(COMPUTE_UNITS)}, got {units}")
+        out["compute_units"] = units
+    for name, low in (("threads", 0), ("warmup", 0), ("iterations", 1)):
+        text = values.pop(f"--{name}", None)
+        if text is not None:
+            if not _swift_int(text) or int(text) < low:
+                raise fail(f"--{name} must be an integer >= {low}, got {text}")
+            out[name] = int(text)
+    for name, positive in (("duration", True), ("cooldown", False)):
+        text = values.pop(f"--{name}", None)
+        if text is not None:
+            value = _swift_double(text)
+            if value is None or not (value > 0 if positive else value >= 0):
+                raise fail(f"--{name} must be seconds {'>' if positive else '>='} 0, got {text}")
+            out[name] = value
+    if values or foreign:
+        raise fail(f"unknown option {sorted({**values, **foreign})[0]}")
+    return out
+
+
+def _swift_int(text: str) -> bool:
+    """What Swift's Int(String) accepts: an optional sign, then ASCII digits, within 64 bits."""
+    digits = text[1:] if text[:1] in "+-" else text
+    return digits.isascii() and digits.isdigit() and -(2**63) <= int(text) < 2**63
+
+
+def _swift_double(text: str) -> float | None:
+    """Swift's Double(String) for the decimal numbers a host sends; finite values only, like the app."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if not text.isascii() or "_" in text or text.strip() != text or value != value or abs(value) == float("inf"):
+        return None
+    return value
+
+
+def run_app(phone: FakePhone, argv: list[str]) -> None:
+    """The app's headless mode: writes results/<run-id>.json, or results/<run-id>.error.txt and nothing else."""
     results = phone.documents / "results"
     results.mkdir(parents=True, exist_ok=True)
     try:
-        record = _measure(phone, a)
-    except Exception as e:  # the app reports any failure as one line
-        _atomic(results / f"{a['run-id']}.error.txt", f"{type(e).__name__}: {str(e).splitlines()[0]}\n")
+        args = parse_arguments(argv, phone.app_options or OPTIONS)
+        if args is None:
+            raise AppArgumentError("not a benchmark launch (no --benchmark)", None)
+    except AppArgumentError as e:
+        _atomic(results / f"{e.run_id or DEFAULT_RUN_ID}.error.txt", f"bad arguments: {e}\n")
         return
-    _atomic(results / f"{a['run-id']}.json", json.dumps(record, indent=2))
+    try:
+        record = _measure(phone, args)
+    except Exception as e:  # the app reports any failure as one line
+        text = str(e).splitlines()[0] if str(e) else type(e).__name__
+        _atomic(results / f"{args['run_id']}.error.txt", f"{text}\n")
+        return
+    _atomic(results / f"{args['run_id']}.json", json.dumps(record, indent=2))
 
 
-def _measure(phone: FakePhone, a: dict[str, str]) -> dict:
-    from toolkit.data import Preprocessing, load_batch, sample_image_paths
+def _prepare(phone: FakePhone, model: Path) -> tuple[dict[str, Any], Any, Any, str]:
+    """BenchCore's PreparedModel: every check, then the encoded photo. Raises on the first problem."""
+    from toolkit.data import Preprocessing, load_image
+    from toolkit.export.manifest import tree_sha256
+    from toolkit.profile.ios import _version_tuple
+    from toolkit.runtimes import labels_file, read_manifest
+    from toolkit.runtimes.io import TensorSpec, encode_pixels
+
+    if not model.exists():
+        raise FileNotFoundError(f"model {model.name} is not in Documents/models")
+    manifest = read_manifest(model)
+    if manifest.get("target") not in ("coreml", "executorch"):
+        raise ValueError(f"a {manifest.get('target')} artifact does not run on iOS; export coreml or executorch")
+    in_spec = TensorSpec.from_manifest(manifest, "input")
+    out_spec = TensorSpec.from_manifest(manifest, "output")
+    if (manifest.get("output") or {}).get("kind", "logits") not in ("logits", "probabilities"):
+        raise ValueError(f"unsupported output kind {manifest['output']['kind']!r}")
+    labels_file(model, manifest)  # refuses a labels file outside the model's folder
+    need = str((manifest.get("backend") or {}).get("minimum_deployment_target")
+               or (manifest.get("options") or {}).get("minimum_deployment_target") or "")  # fmt: skip
+    if need.lower().startswith("ios") and _version_tuple(phone.ios_version)[:1] < _version_tuple(need)[:1]:
+        raise ValueError(f"{model.name} needs iOS {_version_tuple(need)[0]} or newer")
+    sha = tree_sha256(model)
+    if sha != manifest["artifact"]["sha256"]:
+        raise ValueError(f"{model.name} does not match its manifest (sha256)")
+    prep = Preprocessing.from_dict(manifest["preprocessing"])
+    crop = prep.crop(load_image(SAMPLE_PHOTO), int(manifest["variant"]["resolution"]))
+    return manifest, encode_pixels(crop, in_spec, prep.mean, prep.std), out_spec, sha
+
+
+def _measure(phone: FakePhone, a: dict[str, Any]) -> dict[str, Any]:
     from toolkit.profile.stats import summarize
-    from toolkit.runtimes import open_runner, read_manifest, to_layout
+    from toolkit.runtimes import open_runner
+    from toolkit.runtimes.io import decode
 
     model = phone.documents / "models" / a["model"]
-    manifest = read_manifest(model)
-    x = load_batch(sample_image_paths()[:1], manifest["variant"]["resolution"],
-                   Preprocessing.from_dict(manifest["preprocessing"]))  # fmt: skip
-    x = to_layout(x, manifest["input"]["layout"])
+    manifest, x, out_spec, sha = _prepare(phone, model)
+    if manifest["target"] == "coreml":
+        raise RuntimeError("Core ML models run only on iOS/macOS; this fake phone is Linux")  # the model fails to load
     t0 = time.perf_counter_ns()
     runner = open_runner(model, threads=int(a["threads"]))
     load_ms = (time.perf_counter_ns() - t0) / 1e6
     try:
         t0 = time.perf_counter_ns()
-        runner.run(x)
+        out = runner.run_raw(x)  # strict: exactly the runtime's input dtype and shape, as on the phone
         first_ms = (time.perf_counter_ns() - t0) / 1e6
-        for _ in range(int(a["warmup"])):
-            runner.run(x)
+        for _ in range(a["warmup"]):
+            runner.run_raw(x)
         samples: list[float] = []
-        deadline = time.monotonic() + float(a["duration"]) if "duration" in a else None
-        while (time.monotonic() < deadline or not samples) if deadline else len(samples) < int(a["iterations"]):
+        deadline = time.monotonic() + a["duration"] if a["duration"] else None
+        while (time.monotonic() < deadline or not samples) if deadline else len(samples) < a["iterations"]:
             t0 = time.perf_counter_ns()
-            runner.run(x)
+            out = runner.run_raw(x)
             samples.append((time.perf_counter_ns() - t0) / 1e6)
-        version = runner.version
     finally:
         runner.close()
+    if out.size != out_spec.numel:
+        raise ValueError(f"output has {out.size} values, the manifest says {list(out_spec.shape)}")
+    scores = decode(out, out_spec)
+    if not scores.size or not bool((abs(scores) < float("inf")).all()):
+        raise ValueError(f"{model.name} produced non-finite scores")
     return {
         "schema_version": 1,
         "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -153,21 +297,27 @@ def _measure(phone: FakePhone, a: dict[str, str]) -> dict:
             "os": f"iOS {phone.ios_version}",
             "cores": os.cpu_count(),
         },
-        "runtime": {"name": manifest["runtime"]["name"], "version": version, "delegate": a["compute-units"]},
+        "runtime": {
+            "name": "executorch",
+            "version": (manifest.get("runtime") or {}).get("version") or "unknown",
+            "version_source": "declared",
+            "delegate": manifest.get("delegate"),
+        },
         "artifact": {
-            "sha256": manifest["artifact"]["sha256"],
+            "sha256": sha,
             "file": manifest["artifact"]["file"],
             "variant": manifest["variant"]["name"],
             "target": manifest["target"],
             "precision": manifest["precision"],
             "weights": manifest["weights"]["kind"],
         },
-        "config": {"threads": int(a["threads"]), "warmup": int(a["warmup"]), "iterations": len(samples), "batch": 1},
+        "config": {"threads": a["threads"], "warmup": a["warmup"], "iterations": len(samples), "batch": 1},
         "latency_ms": samples,
         "stats": summarize(samples).to_dict(),
         "load_ms": load_ms,
         "first_inference_ms": first_ms,
         "temperature_c": {"thermal_state": "nominal"},
+        "notes": ["thermal state before: nominal"],
     }
 
 

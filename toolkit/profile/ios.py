@@ -40,6 +40,7 @@ from toolkit.profile.protocol import (
 )
 
 __all__ = [
+    "APP_TARGETS",
     "BUNDLE_ID",
     "COMPUTE_UNITS",
     "DevicectlTransport",
@@ -51,13 +52,16 @@ __all__ = [
     "SweepOutcome",
     "Transport",
     "check_deployment_target",
+    "check_run_id",
     "expand_runs",
+    "file_name_problem",
     "list_phones",
     "model_files",
 ]
 
 BUNDLE_ID = "org.mobilenet-toolkit.BenchApp"  # PRODUCT_BUNDLE_IDENTIFIER in ios_demo/project.yml
 COMPUTE_UNITS = ("cpu_only", "cpu_and_gpu", "cpu_and_ne", "all")
+APP_TARGETS = ("coreml", "executorch")  # BenchCore BackendKind: what the app can run
 MODELS_DIR, RESULTS_DIR = "models", "results"  # inside the app's Documents (BenchCore DocumentsLayout)
 
 
@@ -110,15 +114,43 @@ class Transport(Protocol):
     def battery_temperature_c(self, udid: str) -> float | None: ...
 
 
+MAX_RUN_ID, MAX_MODEL_NAME = 128, 255  # BenchmarkArguments.maxRunIDLength / maxModelNameLength
+_NAME_CHARS = re.compile(r"[A-Za-z0-9._-]*")
+
+
+def file_name_problem(name: str, max_length: int) -> str | None:
+    """Why ``name`` cannot be a run id or model file name on the phone, None when it can.
+
+    The app's rule (BenchCore ``BenchmarkArguments.fileNameProblem``), checked here first so a bad name is one
+    line on the host and nothing is copied or launched: 1..max_length characters from [A-Za-z0-9._-], not
+    starting with a dot. No spaces, slashes or shell characters ever reach a phone.
+    """
+    if not 1 <= len(name) <= max_length:
+        return f"must be 1 to {max_length} characters, got {len(name)}"
+    if name.startswith("."):
+        return f"must not start with a dot: {name}"
+    if not _NAME_CHARS.fullmatch(name):
+        return f"may only hold letters, digits, '.', '_' and '-': {name}"
+    return None
+
+
+def check_run_id(run_id: str) -> str:
+    """``run_id`` when the app accepts it, else IOSDeviceError (one line)."""
+    problem = file_name_problem(run_id, MAX_RUN_ID)
+    if problem:
+        raise IOSDeviceError(f"run id {problem}")
+    return run_id
+
+
 def model_files(artifact: Path) -> list[Path]:
-    """The artifact plus what the app reads beside it: manifest and labels file."""
-    from toolkit.runtimes import manifest_path, read_manifest
+    """The artifact plus what the app reads beside it: manifest and labels file (kept inside its folder)."""
+    from toolkit.runtimes import labels_file, manifest_path, read_manifest
 
     artifact = Path(artifact)
     files = [artifact, manifest_path(artifact)]
-    labels = read_manifest(artifact).get("labels_file")
-    if labels and (artifact.parent / labels).is_file():
-        files.append(artifact.parent / labels)
+    labels = labels_file(artifact, read_manifest(artifact))
+    if labels is not None and labels.is_file():
+        files.append(labels)
     return files
 
 
@@ -233,18 +265,26 @@ class IOSDevice:
         from toolkit.runtimes import read_manifest
 
         artifact = Path(artifact)
+        problem = file_name_problem(artifact.name, MAX_MODEL_NAME)
+        if problem:
+            raise IOSDeviceError(f"the app cannot take this model file name: it {problem} (rename the artifact)")
         manifest = read_manifest(artifact)
-        info = self.connect()
-        check_deployment_target(manifest, info)
+        if manifest.get("target") not in APP_TARGETS:
+            raise IOSDeviceError(f"{artifact.name} is a {manifest.get('target')} artifact; the iOS app runs Core ML "
+                                 "(.mlpackage) and ExecuTorch (.pte) artifacts only")  # fmt: skip
+        files = model_files(artifact)  # refuses a labels file outside the artifact's folder
         units = config.delegate or "all"
         if units not in COMPUTE_UNITS:
             raise IOSDeviceError(f"unknown compute units {units!r}; choose from {', '.join(COMPUTE_UNITS)}")
-        installed = (artifact.name, manifest["artifact"]["sha256"])
-        if installed not in self._installed:  # a compute-unit sweep copies each artifact once
-            for f in model_files(artifact):
+        info = self.connect()
+        check_deployment_target(manifest, info)
+        local_sha = self._local_sha256(artifact, manifest)
+        if (artifact.name, local_sha) not in self._installed:  # a compute-unit sweep copies each artifact once
+            for f in files:
                 self._guard(lambda f=f: self.transport.push(info.udid, self.bundle_id, f, MODELS_DIR))
-            self._installed.add(installed)
-        run_id = f"{artifact.stem}-{units}-{uuid.uuid4().hex[:8]}"
+            self._installed.add((artifact.name, local_sha))
+        suffix = f"-{units}-{uuid.uuid4().hex[:8]}"
+        run_id = check_run_id(artifact.stem[: MAX_RUN_ID - len(suffix)] + suffix)
         args = ["--benchmark", "--model", artifact.name, "--compute-units", units, "--threads", str(config.threads),
                 "--warmup", str(config.warmup), "--iterations", str(config.iterations), "--run-id", run_id]  # fmt: skip
         if config.duration_s is not None:
@@ -254,7 +294,19 @@ class IOSDevice:
         before = self.temperature_c()
         self._guard(lambda: self.transport.launch(info.udid, self.bundle_id, args))
         result = self._wait(info, run_id, artifact.name)
+        if (result.get("artifact") or {}).get("sha256") != local_sha:
+            raise IOSDeviceError(f"{info.name} measured a different {artifact.name} (sha256 mismatch): run it again")
         return self._finish(result, info, before)
+
+    @staticmethod
+    def _local_sha256(artifact: Path, manifest: dict[str, Any]) -> str:
+        """The artifact's sha256 as the app computes it; refuses an artifact its manifest does not describe."""
+        from toolkit.export.manifest import tree_sha256
+
+        sha = tree_sha256(artifact)
+        if sha != (manifest.get("artifact") or {}).get("sha256"):
+            raise IOSDeviceError(f"{artifact.name} does not match its manifest (sha256 differs): re-export it")
+        return sha
 
     def sweep(
         self,

@@ -24,6 +24,7 @@ __all__ = [
     "RuntimeUnavailableError",
     "classify",
     "from_logits",
+    "labels_file",
     "log_softmax",
     "manifest_path",
     "open_runner",
@@ -206,9 +207,20 @@ def classify(
     return [(labels[i] if i < len(labels) else f"class_{i}", float(probs[i])) for i in order]
 
 
-def _labels(artifact: Path, manifest: dict[str, Any]) -> list[str]:
+def labels_file(artifact: str | Path, manifest: dict[str, Any]) -> Path | None:
+    """The labels file the manifest names, beside the artifact; None when it names none.
+
+    A name that would leave the artifact's folder (a path, "..") is refused with one line: a manifest
+    must not make the toolkit, or a phone it copies files to, read anything else. The apps apply the same rule.
+    """
     name = manifest.get("labels_file")
     if not name:
-        return []
-    path = artifact.with_name(name)
-    return path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+        return None
+    if not isinstance(name, str) or name in (".", "..") or any(c in name for c in "/\\\0"):
+        raise UsageError(f"labels_file {name!r} leaves the artifact's folder; it must be a file name beside it")
+    return Path(artifact).with_name(name)
+
+
+def _labels(artifact: Path, manifest: dict[str, Any]) -> list[str]:
+    path = labels_file(artifact, manifest)
+    return path.read_text(encoding="utf-8").splitlines() if path is not None and path.is_file() else []

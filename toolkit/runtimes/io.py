@@ -66,6 +66,8 @@ class TensorSpec:
             raise UsageError(f"unsupported tensor dtype {self.dtype!r}; the apps feed {', '.join(DTYPES)}")
         if self.layout is not None and self.layout not in LAYOUTS:
             raise UsageError(f"unsupported input layout {self.layout!r}; expected one of {', '.join(LAYOUTS)}")
+        if self.layout == "image" and self.dtype != "uint8":
+            raise UsageError(f"an image input takes uint8 RGB pixels, not {self.dtype}")
         if self.scale is not None and not self.scale > 0:
             raise UsageError(f"quantization scale must be > 0, got {self.scale}")
 
@@ -165,6 +167,8 @@ def encode_pixels(rgb: np.ndarray, spec: TensorSpec, mean: Any, std: Any) -> np.
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected H x W x 3 uint8 pixels, got {rgb.dtype} {rgb.shape}")
     if spec.layout == "image":
+        if rgb.size != spec.numel:
+            raise UsageError(f"the model takes a {list(spec.shape)} image, got {rgb.shape[0]}x{rgb.shape[1]} pixels")
         return np.ascontiguousarray(rgb)
     x = rgb.astype(np.float32) / np.float32(255.0)
     x = (x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)

@@ -3,19 +3,27 @@
 //
 // The loop knows nothing about Core ML or ExecuTorch: each runtime is a `Backend`. Time comes from a
 // monotonic clock (DispatchTime's uptime nanoseconds), never the wall clock, which can jump.
+//
+// The timed region is the backend's `run()` between two clock reads and nothing else. Everything the app
+// itself does is outside it: the input is encoded once, the backend turns it into its runtime's input
+// object once (`prepare`: an MLFeatureProvider over a pixel buffer or MLMultiArray, an ExecuTorch tensor
+// set as the method's input), and the output is read and decoded once after the loop. What the runtime's
+// own call does inside `run()` (Core ML's output provider, ExecuTorch's output value) is the runtime's cost.
 import Dispatch
 import Foundation
 
 /// One loaded model in one runtime configuration.
 public protocol Backend: AnyObject {
-    /// Runtime name as in the result schema: "coreml" or "executorch".
-    var runtimeName: String { get }
-    var runtimeVersion: String { get }
-    /// Core ML compute units (cpu_only, cpu_and_gpu, cpu_and_ne, all) or the ExecuTorch delegate.
-    var delegate: String? { get }
+    /// Runtime name ("coreml" or "executorch"), version and where that version comes from, delegate or
+    /// Core ML compute units.
+    var runtime: RuntimeInfo { get }
     func load() throws
-    /// One inference on a Float32 input laid out as the manifest says; returns the logits.
-    func run(_ input: [Float]) throws -> [Float]
+    /// Builds the runtime's input object from the encoded bytes, once, before any timing.
+    func prepare(_ input: EncodedInput) throws
+    /// One inference on the prepared input: the whole timed region.
+    func run() throws
+    /// The last inference's output as the runtime gave it; read after the timed loop.
+    func output() throws -> RawOutput
 }
 
 /// A source of monotonic nanoseconds.
@@ -33,7 +41,7 @@ public struct BenchmarkOutcome {
     public var firstInferenceMs: Double
     public var latencyMs: [Double]
     public var stats: LatencyStats
-    public var lastOutput: [Float]
+    public var output: RawOutput
 }
 
 public enum BenchmarkError: Error, CustomStringConvertible {
@@ -68,19 +76,21 @@ public struct BenchmarkLoop {
         if let d = config.durationS, !(d > 0) { throw BenchmarkError.badConfig("duration must be > 0 seconds") }
     }
 
-    /// Loads the backend, then measures it on `input`.
-    public func run(_ backend: Backend, input: [Float]) throws -> BenchmarkOutcome {
+    /// Loads the backend, prepares `input` once, then measures `run()` alone.
+    public func run(_ backend: Backend, input: EncodedInput) throws -> BenchmarkOutcome {
         try validate()
         var start = clock.nanoseconds()
         try backend.load()
         let loadMs = elapsedMs(since: start)
+        try backend.prepare(input)
 
         start = clock.nanoseconds()
-        var output = try backend.run(input)
+        try backend.run()
         let firstMs = elapsedMs(since: start)
-        for _ in 0 ..< config.warmup { output = try backend.run(input) }
+        for _ in 0 ..< config.warmup { try backend.run() }
 
         var samples: [Double] = []
+        samples.reserveCapacity(config.durationS == nil ? config.iterations : 1024)
         let deadline = config.durationS.map { clock.nanoseconds() &+ UInt64($0 * 1e9) }
         while true {
             if let deadline = deadline {
@@ -89,11 +99,11 @@ public struct BenchmarkLoop {
                 break
             }
             start = clock.nanoseconds()
-            output = try backend.run(input)
+            try backend.run()
             samples.append(elapsedMs(since: start))
         }
         return BenchmarkOutcome(loadMs: loadMs, firstInferenceMs: firstMs, latencyMs: samples,
-                                stats: try LatencyStats.summarize(samples), lastOutput: output)
+                                stats: try LatencyStats.summarize(samples), output: try backend.output())
     }
 
     /// The schema record for an outcome; the caller supplies device, artifact and temperatures.
@@ -103,8 +113,7 @@ public struct BenchmarkLoop {
         var cfg = config
         if config.durationS != nil { cfg.iterations = outcome.latencyMs.count }
         return BenchmarkReport(timestamp: timestamp, device: device,
-                               runtime: RuntimeInfo(name: backend.runtimeName, version: backend.runtimeVersion,
-                                                    delegate: backend.delegate),
+                               runtime: backend.runtime,
                                artifact: artifact, config: cfg, latencyMs: outcome.latencyMs,
                                stats: outcome.stats, loadMs: outcome.loadMs,
                                firstInferenceMs: outcome.firstInferenceMs, peakMemoryMb: peakMemoryMb,
@@ -113,9 +122,9 @@ public struct BenchmarkLoop {
 }
 
 extension ArtifactInfo {
-    /// The report's artifact block, straight from the manifest.
-    public init(manifest: ModelManifest) {
-        self.init(sha256: manifest.artifact.sha256, file: manifest.artifact.file, variant: manifest.variant.name,
+    /// The report's artifact block: the manifest's description, with the sha256 the app computed itself.
+    public init(manifest: ModelManifest, sha256: String) {
+        self.init(sha256: sha256, file: manifest.artifact.file, variant: manifest.variant.name,
                   target: manifest.target, precision: manifest.precision, weights: manifest.weightsKind)
     }
 }

@@ -40,7 +40,8 @@ public struct BenchmarkArguments: Equatable {
     public var runID: String
 
     public init(model: String, computeUnits: ComputeUnits = .all, threads: Int = 0, warmup: Int = 10,
-                iterations: Int = 100, durationS: Double? = nil, cooldownS: Double? = nil, runID: String = "latest") {
+                iterations: Int = 100, durationS: Double? = nil, cooldownS: Double? = nil,
+                runID: String = BenchmarkArguments.defaultRunID) {
         self.model = model
         self.computeUnits = computeUnits
         self.threads = threads
@@ -56,37 +57,72 @@ public struct BenchmarkArguments: Equatable {
                   cooldownS: cooldownS, batch: 1)
     }
 
-    /// nil when `--benchmark` is absent (the interactive app); throws on a malformed benchmark command line.
+    /// nil when `--benchmark` is absent (the interactive app); throws ArgumentError on a malformed command line.
+    ///
+    /// `--run-id` is read and checked first, so any later error still names the run: the app writes it to
+    /// `<run-id>.error.txt`, the file the toolkit polls (a missing or malformed run id falls back to "latest").
     public static func parse(_ argv: [String]) throws -> BenchmarkArguments? {
         guard argv.contains("--benchmark") else { return nil }
         var values: [String: String] = [:]
+        var pairError: String?
         var i = 0
         while i < argv.count {
             let arg = argv[i]
             if arg == "--benchmark" || arg == "--" || !arg.hasPrefix("--") { i += 1; continue }
-            guard i + 1 < argv.count, !argv[i + 1].hasPrefix("--") else { throw ArgumentError("\(arg) needs a value") }
+            guard i + 1 < argv.count, !argv[i + 1].hasPrefix("--") else {
+                pairError = pairError ?? "\(arg) needs a value"
+                i += 1
+                continue
+            }
+            if values[arg] != nil { pairError = pairError ?? "\(arg) is given twice" }
             values[arg] = argv[i + 1]
             i += 2
         }
-        guard let model = values.removeValue(forKey: "--model") else { throw ArgumentError("--model is required") }
-        var out = BenchmarkArguments(model: model, runID: values.removeValue(forKey: "--run-id") ?? "latest")
-        guard !model.contains("/"), !model.hasPrefix("."), !out.runID.contains("/") else {
-            throw ArgumentError("--model and --run-id are plain file names inside Documents")
+        let runID = values.removeValue(forKey: "--run-id") ?? defaultRunID
+        if let why = fileNameProblem(runID, maxLength: maxRunIDLength) {
+            throw ArgumentError("--run-id \(why)", runID: nil)
         }
+        func fail(_ message: String) -> ArgumentError { ArgumentError(message, runID: runID) }
+        if let message = pairError { throw fail(message) }
+        guard let model = values.removeValue(forKey: "--model") else { throw fail("--model is required") }
+        if let why = fileNameProblem(model, maxLength: maxModelNameLength) { throw fail("--model \(why)") }
+        var out = BenchmarkArguments(model: model, runID: runID)
         if let units = values.removeValue(forKey: "--compute-units") {
             guard let parsed = ComputeUnits(rawValue: units) else {
                 let known = ComputeUnits.allCases.map(\.rawValue).joined(separator: ", ")
-                throw ArgumentError("--compute-units must be one of \(known), got \(units)")
+                throw fail("--compute-units must be one of \(known), got \(units)")
             }
             out.computeUnits = parsed
         }
-        out.threads = try int(values.removeValue(forKey: "--threads"), "--threads", min: 0) ?? out.threads
-        out.warmup = try int(values.removeValue(forKey: "--warmup"), "--warmup", min: 0) ?? out.warmup
-        out.iterations = try int(values.removeValue(forKey: "--iterations"), "--iterations", min: 1) ?? out.iterations
-        out.durationS = try seconds(values.removeValue(forKey: "--duration"), "--duration")
-        out.cooldownS = try seconds(values.removeValue(forKey: "--cooldown"), "--cooldown")
-        if let unknown = values.keys.sorted().first { throw ArgumentError("unknown option \(unknown)") }
+        do {
+            out.threads = try int(values.removeValue(forKey: "--threads"), "--threads", min: 0) ?? out.threads
+            out.warmup = try int(values.removeValue(forKey: "--warmup"), "--warmup", min: 0) ?? out.warmup
+            out.iterations = try int(values.removeValue(forKey: "--iterations"), "--iterations", min: 1) ?? out.iterations
+            out.durationS = try seconds(values.removeValue(forKey: "--duration"), "--duration", positive: true)
+            out.cooldownS = try seconds(values.removeValue(forKey: "--cooldown"), "--cooldown", positive: false)
+        } catch let error as ArgumentError {
+            throw fail(error.description)
+        }
+        if let unknown = values.keys.sorted().first { throw fail("unknown option \(unknown)") }
         return out
+    }
+
+    public static let defaultRunID = "latest"
+    public static let maxRunIDLength = 128
+    public static let maxModelNameLength = 255
+
+    /// Why `name` cannot be a run id or model file name, nil when it can: 1...maxLength characters from
+    /// [A-Za-z0-9._-], not starting with a dot. The toolkit checks run ids and model names by the same rule
+    /// (toolkit/profile/ios.py), so nothing with spaces, slashes or shell characters reaches a phone.
+    public static func fileNameProblem(_ name: String, maxLength: Int) -> String? {
+        guard !name.isEmpty, name.unicodeScalars.count <= maxLength else {
+            return "must be 1 to \(maxLength) characters, got \(name.unicodeScalars.count)"
+        }
+        guard !name.hasPrefix(".") else { return "must not start with a dot: \(name)" }
+        let allowed = name.unicodeScalars.allSatisfy { s in
+            ("a" ... "z").contains(s) || ("A" ... "Z").contains(s) || ("0" ... "9").contains(s) || "._-".unicodeScalars.contains(s)
+        }
+        return allowed ? nil : "may only hold letters, digits, '.', '_' and '-': \(name)"
     }
 
     /// The command line for these arguments (the inverse of parse).
@@ -105,14 +141,22 @@ public struct BenchmarkArguments: Equatable {
         return v
     }
 
-    private static func seconds(_ text: String?, _ name: String) throws -> Double? {
+    private static func seconds(_ text: String?, _ name: String, positive: Bool) throws -> Double? {
         guard let text = text else { return nil }
-        guard let v = Double(text), v >= 0, v.isFinite else { throw ArgumentError("\(name) must be seconds >= 0") }
+        guard let v = Double(text), v.isFinite, positive ? v > 0 : v >= 0 else {
+            throw ArgumentError("\(name) must be seconds \(positive ? ">" : ">=") 0, got \(text)")
+        }
         return v
     }
 }
 
 public struct ArgumentError: Error, Equatable, CustomStringConvertible {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// The run the error belongs to (its error file's name), nil when the run id itself is bad.
+    public let runID: String?
+
+    public init(_ description: String, runID: String? = nil) {
+        self.description = description
+        self.runID = runID
+    }
 }

@@ -1,9 +1,9 @@
 // Pixels to network input, the same way toolkit/data.py's Preprocessing does it on the host.
 //
-// Resize the short side to resolution / crop_fraction, center-crop resolution x resolution, scale to [0, 1]
-// and normalize with the manifest's per-channel mean/std, in Float32. The resize reproduces Pillow's
-// antialiased bilinear filter (separable, 22-bit fixed-point coefficients, horizontal pass then vertical,
-// rounding to 8 bits in between), so the phone feeds the model the same tensor the host verified.
+// Resize the short side to resolution / crop_fraction and center-crop resolution x resolution, as
+// Preprocessing.crop does; InputEncoder then normalizes the crop into the model's input. The resize
+// reproduces Pillow's antialiased bilinear filter (separable, 22-bit fixed-point coefficients, horizontal pass
+// then vertical, rounding to 8 bits in between), so the phone feeds the model the tensor the host verified.
 import Foundation
 
 /// The manifest's "preprocessing" block. mean/std are per RGB channel on the [0, 1] scale.
@@ -39,14 +39,6 @@ public struct RGBAImage: Equatable {
         self.width = width
         self.height = height
         self.pixels = pixels
-    }
-}
-
-public enum PreprocessError: Error, CustomStringConvertible {
-    case badSpec(String)
-
-    public var description: String {
-        switch self { case let .badSpec(why): return "bad preprocessing: \(why)" }
     }
 }
 
@@ -144,46 +136,4 @@ public func resizeAndCenterCrop(_ image: RGBAImage, resolution: Int, cropFractio
                             with: resized.pixels[src ..< src + resolution * 4])
     }
     return RGBAImage(width: resolution, height: resolution, pixels: out)
-}
-
-/// The model input for one image: Float32, NCHW (planar) or NHWC (interleaved) as the manifest says.
-public func preprocess(_ image: RGBAImage, resolution: Int, spec: PreprocessingSpec,
-                       channelsLast: Bool = false) throws -> [Float] {
-    guard spec.mean.count == 3, spec.std.count == 3 else { throw PreprocessError.badSpec("need 3 means and 3 stds") }
-    guard spec.std.allSatisfy({ $0 > 0 }) else { throw PreprocessError.badSpec("std must be positive") }
-    guard spec.cropFraction > 0, spec.cropFraction <= 1 else {
-        throw PreprocessError.badSpec("crop_fraction must be in (0, 1]")
-    }
-    let crop = resizeAndCenterCrop(image, resolution: resolution, cropFraction: spec.cropFraction)
-    let mean = spec.mean.map { Float($0) }
-    let std = spec.std.map { Float($0) }
-    let plane = resolution * resolution
-    var out = [Float](repeating: 0, count: 3 * plane)
-    for i in 0 ..< plane {
-        for c in 0 ..< 3 {
-            let v = (Float(crop.pixels[i * 4 + c]) / Float(255.0) - mean[c]) / std[c]
-            out[channelsLast ? i * 3 + c : c * plane + i] = v
-        }
-    }
-    return out
-}
-
-/// The input an artifact wants, by the manifest's input layout:
-/// "nchw"/"nhwc" get normalized Float32; "image" (a Core ML ImageType with scale/bias inside the model) gets
-/// the resized, center-cropped RGB pixels as 0...255 values, interleaved row by row.
-public func modelInput(_ image: RGBAImage, manifest: ModelManifest) throws -> [Float] {
-    let r = manifest.variant.resolution
-    switch manifest.input.layout.lowercased() {
-    case "image":
-        let crop = resizeAndCenterCrop(image, resolution: r, cropFraction: manifest.preprocessing.cropFraction)
-        var out = [Float](repeating: 0, count: r * r * 3)
-        for i in 0 ..< r * r { for c in 0 ..< 3 { out[i * 3 + c] = Float(crop.pixels[i * 4 + c]) } }
-        return out
-    case "nhwc":
-        return try preprocess(image, resolution: r, spec: manifest.preprocessing, channelsLast: true)
-    case "nchw":
-        return try preprocess(image, resolution: r, spec: manifest.preprocessing, channelsLast: false)
-    default:
-        throw PreprocessError.badSpec("unknown input layout \(manifest.input.layout)")
-    }
 }

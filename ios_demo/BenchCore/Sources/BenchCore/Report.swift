@@ -24,14 +24,27 @@ public struct DeviceInfo: Codable, Equatable {
     }
 }
 
+/// Where a runtime version comes from: asked of the runtime itself, or declared (the version the exporter
+/// built against, for a runtime with no version API on the phone).
+public enum VersionSource: String, Codable {
+    case runtime, declared
+}
+
 public struct RuntimeInfo: Codable, Equatable {
     public var name: String
     public var version: String
+    public var versionSource: VersionSource?
     public var delegate: String?
 
-    public init(name: String, version: String, delegate: String? = nil) {
+    enum CodingKeys: String, CodingKey {
+        case name, version, delegate
+        case versionSource = "version_source"
+    }
+
+    public init(name: String, version: String, versionSource: VersionSource? = nil, delegate: String? = nil) {
         self.name = name
         self.version = version
+        self.versionSource = versionSource
         self.delegate = delegate
     }
 }

@@ -1,4 +1,4 @@
-// Top-k classes from logits: softmax probabilities, highest first, ties broken by the lower class index.
+// Top-k classes from a model's scores: probabilities, highest first, ties broken by the lower class index.
 import Foundation
 
 public struct Prediction: Equatable {
@@ -16,8 +16,9 @@ public func softmax(_ logits: [Float]) -> [Double] {
 }
 
 /// The k most probable classes; labels fall back to "class_<i>" like toolkit.runtimes.classify.
-public func topK(logits: [Float], k: Int, labels: [String] = []) -> [Prediction] {
-    let probs = softmax(logits)
+/// Logits are softmaxed; a classifier's probabilities are used as they are.
+public func topK(_ scores: Scores, k: Int, labels: [String] = []) -> [Prediction] {
+    let probs = scores.probabilities
     let order = probs.indices.sorted { probs[$0] != probs[$1] ? probs[$0] > probs[$1] : $0 < $1 }
     return order.prefix(max(k, 0)).map { i in
         Prediction(index: i, label: i < labels.count ? labels[i] : "class_\(i)", probability: probs[i])

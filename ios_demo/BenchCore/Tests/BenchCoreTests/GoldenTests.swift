@@ -40,8 +40,10 @@ func floatsToBase64(_ values: [Float]) -> String {
     return bytes.base64EncodedString()
 }
 
-func base64ToFloats(_ text: String) -> [Float] {
-    let bytes = [UInt8](Data(base64Encoded: text)!)
+func base64ToFloats(_ text: String) -> [Float] { floats([UInt8](Data(base64Encoded: text)!)) }
+
+/// Little-endian float32 bytes as floats.
+func floats(_ bytes: [UInt8]) -> [Float] {
     var out: [Float] = []
     out.reserveCapacity(bytes.count / 4)
     for i in stride(from: 0, to: bytes.count, by: 4) {
@@ -100,8 +102,11 @@ final class GoldenTests: XCTestCase {
         for c in golden.preprocess {
             let rgba = [UInt8](Data(base64Encoded: c.rgba_b64)!)
             let image = RGBAImage(width: c.width, height: c.height, pixels: rgba)
-            let got = try preprocess(image, resolution: c.resolution, spec: c.preprocessing,
-                                     channelsLast: c.layout == "nhwc")
+            let r = c.resolution
+            let spec = c.layout == "nhwc" ? TensorSpec(dtype: .float32, shape: [1, r, r, 3], layout: .nhwc)
+                : TensorSpec(dtype: .float32, shape: [1, 3, r, r], layout: .nchw)
+            let encoder = try InputEncoder(spec: spec, resolution: r, preprocessing: c.preprocessing)
+            let got = floats(try encoder.encode(photo: image, cropFraction: c.preprocessing.cropFraction).bytes)
             let want = base64ToFloats(c.expected_f32le_b64)
             XCTAssertEqual(got.count, want.count, c.name)
             let mismatches = zip(got, want).filter { $0.bitPattern != $1.bitPattern }.count
