@@ -95,7 +95,8 @@ def check_request(cfg: ExportConfig) -> tuple[Exporter, str, Any, str]:
     precision = resolve_precision(exporter, cfg.precision)
     quant_key, name = _quantization_key(cfg, precision)
     check_io(exporter, name, cfg.io)
-    return exporter, precision, quant_key, name
+    # integer or half edges are another artifact for the same weights: named apart, never overwritten
+    return exporter, precision, quant_key, f"{name}-io-native" if cfg.io == "native" else name
 
 
 def check_output_dir(output_dir: Path) -> Path:
