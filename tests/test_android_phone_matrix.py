@@ -19,7 +19,7 @@ import jsonschema
 import numpy as np
 import pytest
 
-from tests.fake_adb.artifacts import HAS_IO_OPTION, phone_artifact
+from tests.fake_adb.artifacts import phone_artifact
 from tests.fake_adb.device import FakePhones, app_classes
 from toolkit._deps import HAS_EXECUTORCH, HAS_LITERT_TORCH, HAS_TFLITE_INTERPRETER
 from toolkit.errors import UsageError
@@ -32,14 +32,14 @@ SCHEMA = json.loads((ROOT / "toolkit/schemas/result.schema.json").read_text())
 FAST = ProfileConfig(threads=1, warmup=1, iterations=3)
 _NEEDS = {"executorch": HAS_EXECUTORCH, "tflite": HAS_LITERT_TORCH and HAS_TFLITE_INTERPRETER}
 
-# (target, precision, scheme, io): every phone artifact kind. "native" keeps the compute dtype at the
-# edges (int8 for full-integer TFLite, float16 for fp16 ExecuTorch); "float" is float32 I/O.
+# (target, precision, scheme, io): every phone artifact kind the exporters write. "float" (the default) is
+# float32 I/O; "native" keeps the compute dtype at the edges, which exists for full-integer TFLite (int8)
+# and fp16 ExecuTorch (float16) only: the exporters refuse it elsewhere.
 MATRIX = [
     ("executorch", "fp32", None, "float"),
     ("executorch", "fp16", None, "float"),
     ("executorch", "fp16", None, "native"),
     ("executorch", "int8", None, "float"),
-    ("executorch", "int8", None, "native"),
     ("executorch", "int8", "int8-dynamic", "float"),
     ("tflite", "fp32", None, "float"),
     ("tflite", "fp16", None, "float"),
@@ -55,8 +55,6 @@ FAST_CASES = {
     ("executorch", "fp16", None, "native"),
     ("executorch", "int8", None, "float"),
 }
-# Before ExportConfig.io existed, every export was what "native" is now; float I/O differed for these two.
-_NATIVE_ONLY_BEFORE_IO = {("tflite", "int8", None), ("executorch", "fp16", None)}
 
 
 def _case_id(case: tuple) -> str:
@@ -68,10 +66,6 @@ def _artifact(case: tuple) -> Path:
     target, precision, scheme, io = case
     if not _NEEDS[target]:
         pytest.skip(f"needs the {target} exporter and runtime")
-    if not HAS_IO_OPTION:
-        if io == "float" and (target, precision, scheme) in _NATIVE_ONLY_BEFORE_IO:
-            pytest.skip("float I/O for this kind needs ExportConfig.io")
-        io = None
     return phone_artifact(target, precision, scheme, io)
 
 

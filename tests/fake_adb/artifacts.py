@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from pathlib import Path
 
-__all__ = ["HAS_IO_OPTION", "phone_artifact"]
-
-
-def _has_io_option() -> bool:
-    from toolkit.export import ExportConfig
-
-    return "io" in {f.name for f in dataclasses.fields(ExportConfig)}
-
-
-HAS_IO_OPTION = _has_io_option()
+__all__ = ["phone_artifact"]
 
 
 @functools.cache
-def phone_artifact(target: str, precision: str = "fp32", scheme: str | None = None, io: str | None = None) -> Path:
+def phone_artifact(target: str, precision: str = "fp32", scheme: str | None = None, io: str = "float") -> Path:
     """A real MobileNet (α=0.25, ρ=32, 10 classes, calibrated random weights) exported for a phone.
 
     Exported into the toolkit cache (``$TOOLKIT_CACHE``) so re-runs reuse it (the pipeline's cache key
-    covers weights, options and tool versions). ``io`` is the export's I/O contract ("float" or
-    "native"; None = the exporter's default). Parity with PyTorch is not checked here (``verify=False``):
+    covers weights, options and tool versions). ``io`` is the export's I/O contract: "float" (float32
+    at the edges, the default) or "native" (int8 for full-integer TFLite, float16 for fp16 ExecuTorch). Parity with PyTorch is not checked here (``verify=False``):
     the export tests do that; these artifacts test what the phone does with them. A first export takes
     10-30 s.
     """
@@ -33,9 +23,8 @@ def phone_artifact(target: str, precision: str = "fp32", scheme: str | None = No
     from toolkit.weights import cache_dir
 
     model = mobilenet_v1(0.25, 32, weights="random", num_classes=10)
-    out = cache_dir() / "test-artifacts" / "android" / (io or "default")
+    out = cache_dir() / "test-artifacts" / "android" / io  # the name does not say the I/O contract
     out.mkdir(parents=True, exist_ok=True)
     options = {"scheme": scheme} if scheme else {}
-    extra = {"io": io} if io is not None else {}
-    cfg = ExportConfig(target=target, precision=precision, output_dir=out, options=options, verify=False, **extra)
+    cfg = ExportConfig(target=target, precision=precision, output_dir=out, options=options, verify=False, io=io)
     return export(model, cfg, progress=False).path
