@@ -247,12 +247,41 @@ def test_litert_tensor_types_are_checked_before_running(phones, tmp_path):
     assert "(input)" in msg and "is INT8 [1, 32, 32, 3] (3072 bytes), its manifest says float32" in msg
 
 
-def test_the_gpu_delegate_names_every_artifact_it_needs(phones, tflite_fp32):
-    with pytest.raises(AndroidDeviceError) as e:
-        AndroidDevice(poll_s=0.1).run(tflite_fp32, ProfileConfig(iterations=2, delegate="gpu"))
+def _gpu_delegate_without_its_api(folder: Path) -> Path:
+    """litert-gpu without litert-gpu-api: a GpuDelegate whose constructor needs a class that is absent."""
+    src = folder / "src/org/tensorflow/lite/gpu"
+    src.mkdir(parents=True)
+    (src / "GpuDelegateFactory.java").write_text(
+        "package org.tensorflow.lite.gpu;\npublic class GpuDelegateFactory { public static class Options {} }\n"
+    )
+    (src / "GpuDelegate.java").write_text(
+        "package org.tensorflow.lite.gpu;\npublic class GpuDelegate implements org.tensorflow.lite.Delegate {\n"
+        "  public GpuDelegate() { this(new GpuDelegateFactory.Options()); }\n"
+        "  public GpuDelegate(GpuDelegateFactory.Options o) {}\n"
+        "  public long getNativeHandle() { return 0; }\n  public void close() {}\n}\n"
+    )
+    out = folder / "classes"
+    subprocess.run(["javac", "-cp", str(app_classes()), "-d", str(out), *map(str, src.glob("*.java"))], check=True)
+    for absent in out.rglob("GpuDelegateFactory*.class"):  # the litert-gpu-api part
+        absent.unlink()
+    return out
+
+
+def test_the_gpu_delegate_names_every_artifact_it_needs(phones, tflite_fp32, tmp_path):
+    gpu = ProfileConfig(iterations=2, delegate="gpu")
+    with pytest.raises(AndroidDeviceError) as e:  # no litert-gpu at all
+        AndroidDevice(poll_s=0.1).run(tflite_fp32, gpu)
     msg = str(e.value)
     assert "(load)" in msg and "GpuDelegate cannot be created in this build (ClassNotFoundException" in msg
     assert "com.google.ai.edge.litert:litert-gpu and com.google.ai.edge.litert:litert-gpu-api" in msg
+    state = phones.read()
+    state["jvm"]["classpath"] += os.pathsep + str(_gpu_delegate_without_its_api(tmp_path))
+    (phones.state / "state.json").write_text(json.dumps(state))
+    with pytest.raises(AndroidDeviceError) as e:  # litert-gpu present, litert-gpu-api missing
+        AndroidDevice(poll_s=0.1).run(tflite_fp32, gpu)
+    msg = str(e.value)
+    assert "(load)" in msg and "(NoClassDefFoundError: org/tensorflow/lite/gpu/GpuDelegateFactory$Options)" in msg
+    assert "litert-gpu-api" in msg
 
 
 def test_fake_litert_is_as_strict_as_litert(phones, tflite_fp32):
@@ -272,9 +301,9 @@ def test_fake_litert_is_as_strict_as_litert(phones, tflite_fp32):
 
 def test_the_protocol_as_a_shell_script_runs_on_the_fake_phone(phones, tflite_fp32, tmp_path):
     steps = headless_protocol(tflite_fp32, "farm-1", FAST)
-    script = steps.shell_script(local_dir='"$ART"', out_dir='"$OUT"', poll_s=0.2)
+    script = steps.shell_script(local_dir='"$ART"', out_dir='"$OUT"', adb='adb -s "$SERIAL"', poll_s=0.2)
     (tmp_path / "out").mkdir()
-    env = {**os.environ, "ART": str(tflite_fp32.parent), "OUT": str(tmp_path / "out")}
+    env = {**os.environ, "ART": str(tflite_fp32.parent), "OUT": str(tmp_path / "out"), "SERIAL": "FAKE01"}
     done = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     record = json.loads((tmp_path / "out/farm-1.json").read_text())

@@ -161,22 +161,22 @@ class HeadlessSteps:
         The script exits 0 after pulling the result, 1 after pulling an error record or on timeout.
         """
         q = shlex.quote
-        lines = ["set -eu", f"ADB={q(adb)}"]
-        lines += [f"$ADB shell {q(cmd)}" for cmd in self.prepare]
-        lines += [f"$ADB push {local_dir}/{q(p.source.name)} {q(p.remote)}" for p in self.pushes]
-        lines += ["$ADB logcat -c || true", f"$ADB shell {q(self.start)}"]
-        listing = f"$ADB shell {q(shlex.join(['ls', RESULTS_DIR]))} 2>/dev/null | tr -d '\\r'"
+        lines = ["set -eu"]
+        lines += [f"{adb} shell {q(cmd)}" for cmd in self.prepare]
+        lines += [f"{adb} push {local_dir}/{q(p.source.name)} {q(p.remote)}" for p in self.pushes]
+        lines += [f"{adb} logcat -c || true", f"{adb} shell {q(self.start)}"]
+        listing = f"{adb} shell {q(shlex.join(['ls', RESULTS_DIR]))} 2>/dev/null | tr -d '\\r'"
         name, err = self.result_path.rsplit("/", 1)[1], self.error_path.rsplit("/", 1)[1]
         lines += [
             f"deadline=$(( $(date +%s) + {math.ceil(self.timeout_s)} ))",
             "while :; do",
             f"  if {listing} | grep -qxF {q(name)}; then",
-            f"    $ADB pull {q(self.result_path)} {out_dir}/{q(name)}",
-            *[f"    $ADB shell {q(cmd)}" for cmd in self.cleanup],
+            f"    {adb} pull {q(self.result_path)} {out_dir}/{q(name)}",
+            *[f"    {adb} shell {q(cmd)}" for cmd in self.cleanup],
             "    exit 0",
             "  fi",
             f"  if {listing} | grep -qxF {q(err)}; then",
-            f"    $ADB pull {q(self.error_path)} {out_dir}/{q(err)}",
+            f"    {adb} pull {q(self.error_path)} {out_dir}/{q(err)}",
             "    exit 1",
             "  fi",
             f'  [ "$(date +%s)" -lt "$deadline" ] || {{ echo {q(f"no result for {self.run_id}")} >&2; exit 1; }}',
