@@ -76,6 +76,7 @@ def check_phone_manifest(artifact: Path, manifest: Mapping[str, Any]) -> Path | 
     The app runs ExecuTorch (.pte) and LiteRT (.tflite) artifacts whose input it can build from a photo
     (nchw or nhwc, a dtype of the I/O contract) and whose labels file lies beside the artifact.
     """
+    from toolkit.runtimes import labels_file
     from toolkit.runtimes.io import TensorSpec
 
     target = manifest.get("target")
@@ -89,17 +90,12 @@ def check_phone_manifest(artifact: Path, manifest: Mapping[str, Any]) -> Path | 
     TensorSpec.from_manifest(manifest, "output")
     if spec.layout not in ("nchw", "nhwc"):
         raise UsageError(f"{artifact.name} takes a {spec.layout!r} input; the Android app feeds nchw or nhwc tensors")
-    labels = manifest.get("labels_file")
-    if not labels:
+    path = labels_file(artifact, manifest)  # UsageError for a name that leaves the artifact's folder
+    if path is None:
         return None
-    if not isinstance(labels, str) or labels in (".", "..") or "/" in labels or "\\" in labels:
-        raise UsageError(
-            f"the manifest of {artifact.name} names labels file {labels!r}, which leaves the artifact's folder"
-        )
-    path = artifact.parent / labels
     if path.exists() and path.resolve().parent != artifact.resolve().parent:
-        raise UsageError(f"the labels file of {artifact.name} ({labels}) resolves outside the artifact's folder")
-    _plain_name(labels, "labels file")
+        raise UsageError(f"the labels file of {artifact.name} ({path.name}) resolves outside the artifact's folder")
+    _plain_name(path.name, "labels file")
     return path if path.is_file() else None
 
 
