@@ -8,9 +8,8 @@
 # vendored .debs in ../shared/vendor/debian (relative to the repo root) or $VENDOR_DEBS.
 #
 # Usage: scripts/build_android_apk.sh [--models DIR] [--out DIR] [--deps-only]
-#   --models DIR  bundle every .pte/.tflite in DIR (each with its .manifest.json and labels) as assets;
-#                 .onnx is accepted too (stored uncompressed like the others) though the app runs only
-#                 .pte and .tflite: the fast CI test uses a tiny .onnx because it exports in seconds
+#   --models DIR  bundle every .pte/.tflite in DIR (each with its .manifest.json and labels) as assets
+#                 (the app runs only these two formats; anything else in DIR is left out)
 #   --out DIR     output directory (default: build/android); the APK is DIR/app-debug.apk
 set -euo pipefail
 
@@ -98,7 +97,7 @@ mkdir -p "$W"/{gen,obj,stubs,apk,assets/images,assets/models}
 cp "$ROOT/toolkit/assets/images/chelsea_cat.jpg" "$W/assets/images/"
 if [ -n "$MODELS" ]; then
   shopt -s nullglob
-  for model in "$MODELS"/*.pte "$MODELS"/*.tflite "$MODELS"/*.onnx; do
+  for model in "$MODELS"/*.pte "$MODELS"/*.tflite; do
     [ -f "$model.manifest.json" ] || die "$(basename "$model") has no manifest beside it ($model.manifest.json)"
     cp "$model" "$model.manifest.json" "$W/assets/models/"
     [ -f "$model.labels.txt" ] && cp "$model.labels.txt" "$W/assets/models/"
@@ -114,7 +113,7 @@ sed "s|<manifest xmlns:android=\"http://schemas.android.com/apk/res/android\">|<
 grep -q "package=\"$PKG\"" "$W/AndroidManifest.xml" || die "could not set the package in the manifest"
 aapt package -f -m --debug-mode --min-sdk-version 26 --target-sdk-version 34 --version-code 1 \
   --version-name 0.1.0 -J "$W/gen" -M "$W/AndroidManifest.xml" -S "$APP/res" -A "$W/assets" \
-  -0 pte -0 tflite -0 onnx -I "$AJ" -F "$W/apk/app.unsigned.apk"
+  -0 pte -0 tflite -I "$AJ" -F "$W/apk/app.unsigned.apk"
 "${JAVAC[@]}" -d "$W/stubs" $(find "$ROOT/android_demo/stubs/src" -name '*.java')
 "${JAVAC[@]}" -cp "$W/stubs" -d "$W/obj" \
   $(find "$ROOT/android_demo/benchcore/src/main/java" "$APP/java" "$W/gen" -name '*.java')
@@ -157,7 +156,7 @@ aapt list -v "$APK" > "$OUT/apk_list.txt"
 n_models=0
 while read -r line; do
   case "$line" in
-    *assets/models/*.pte|*assets/models/*.tflite|*assets/models/*.onnx)
+    *assets/models/*.pte|*assets/models/*.tflite)
       n_models=$((n_models + 1))
       echo "$line" | grep -q " Stored " || die "model stored compressed: $line" ;;
   esac

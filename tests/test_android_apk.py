@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_adb.artifacts import tiny_artifact
+from tests.fake_adb.artifacts import phone_artifact
 from tests.fake_adb.device import FakePhones
-from toolkit._deps import HAS_EXECUTORCH, HAS_ONNXRUNTIME
+from toolkit._deps import HAS_EXECUTORCH, HAS_LITERT_TORCH, HAS_TFLITE_INTERPRETER
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "build_android_apk.sh"
@@ -46,10 +46,10 @@ def _copy_with_sidecars(artifact: Path, dest: Path) -> None:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Path]:
     """(output dir, script stdout, bundled model) for one build with a real exported model bundled."""
-    if not HAS_ONNXRUNTIME:
-        pytest.skip("needs onnx to export the bundled model (pip install 'mobilenet-toolkit[onnx]')")
+    if not (HAS_LITERT_TORCH and HAS_TFLITE_INTERPRETER):
+        pytest.skip("needs the TFLite exporter to make the bundled model (pip install 'mobilenet-toolkit[tflite]')")
     models = tmp_path_factory.mktemp("models")
-    model = tiny_artifact("onnx")
+    model = phone_artifact("tflite")
     _copy_with_sidecars(model, models)
     out = tmp_path_factory.mktemp("apk")
     done = _build(out, models)
@@ -77,6 +77,17 @@ def test_apk_is_signed_and_declares_the_app(built: tuple[Path, str, Path]) -> No
     xml = subprocess.run(["aapt", "dump", "xmltree", str(apk), "AndroidManifest.xml"], capture_output=True,
                          text=True).stdout  # fmt: skip
     assert ".BenchmarkActivity" in xml or "org.mobilenet.toolkit.demo.BenchmarkActivity" in xml
+    bench = xml.split("BenchmarkActivity", 1)[1].split("E: ", 1)[0]  # the activity's own attributes
+    assert 'android:permission(0x01010006)="android.permission.DUMP"' in bench  # only the shell user may start it
+    assert "android:exported(0x01010010)=(type 0x12)0xffffffff" in bench
+    assert "NoDisplay" not in xml
+
+
+def test_no_activity_uses_theme_nodisplay() -> None:
+    """From targetSdk 23 an activity themed Theme.NoDisplay must finish before onResume returns: none may use it."""
+    app = ROOT / "android_demo" / "app" / "src" / "main"
+    for f in [app / "AndroidManifest.xml", *app.rglob("*.java")]:
+        assert 'Theme.NoDisplay"' not in f.read_text() and "Theme_NoDisplay" not in f.read_text(), f
 
 
 def test_dex_holds_app_and_core_but_no_runtime_stubs(built: tuple[Path, str, Path]) -> None:
@@ -163,7 +174,7 @@ def test_android_install_without_an_apk_says_how_to_build(
 def test_bundled_pte_is_stored_uncompressed(tmp_path: Path) -> None:
     models = tmp_path / "models"
     models.mkdir()
-    pte = tiny_artifact("executorch")
+    pte = phone_artifact("executorch")
     _copy_with_sidecars(pte, models)
     done = _build(tmp_path / "out", models)
     assert done.returncode == 0, done.stderr[-3000:]

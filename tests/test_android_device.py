@@ -1,7 +1,9 @@
 """toolkit/profile/android.py end to end against a fake phone (tests/fake_adb/).
 
-The fake ``adb`` follows adb's command-line protocol; its benchmark activity runs the artifact with
-the host runtime and writes the app's JSON. The backend under test is the real one, unchanged.
+The fake ``adb`` follows adb's command-line protocol; its ``am start`` runs the app's own Java code
+(benchcore's headless entry and the app's runtime backends) on a JVM, with the runtime calls bridged
+to the host runtime. The host backend under test is the real one, unchanged. Every artifact kind and
+the bad-input cases are in test_android_phone_matrix.py; this file covers the adb side.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.fake_adb.artifacts import tiny_artifact
+from tests.fake_adb.artifacts import phone_artifact
 from tests.fake_adb.device import FakePhones
-from toolkit._deps import HAS_EXECUTORCH, HAS_ONNXRUNTIME
+from toolkit._deps import HAS_LITERT_TORCH, HAS_TFLITE_INTERPRETER
+from toolkit.errors import UsageError
 from toolkit.profile.android import (
     PUSH_DIR,
     RESULTS_DIR,
@@ -33,10 +36,10 @@ FAST = ProfileConfig(warmup=2, iterations=15)
 
 
 @pytest.fixture(scope="module")
-def onnx_artifact() -> Path:
-    if not HAS_ONNXRUNTIME:
-        pytest.skip("needs onnx + onnxruntime (pip install 'mobilenet-toolkit[onnx]')")
-    return tiny_artifact("onnx")
+def artifact() -> Path:
+    if not (HAS_LITERT_TORCH and HAS_TFLITE_INTERPRETER):
+        pytest.skip("needs litert-torch + ai-edge-litert (pip install 'mobilenet-toolkit[tflite]')")
+    return phone_artifact("tflite")
 
 
 @pytest.fixture
@@ -47,11 +50,11 @@ def phones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakePhones:
     return fake
 
 
-def test_run_end_to_end_returns_a_schema_valid_record(phones: FakePhones, onnx_artifact: Path) -> None:
-    phones.add("FAKE01", host_formats=[".onnx"], skin_temps=[33.0, 34.5])
+def test_run_end_to_end_returns_a_schema_valid_record(phones: FakePhones, artifact: Path) -> None:
+    phones.add("FAKE01", skin_temps=[33.0, 34.5])
     device = AndroidDevice(poll_s=0.1)
     assert isinstance(device, DeviceBackend) and device.kind == "android"
-    result = device.run(onnx_artifact, FAST)
+    result = device.run(artifact, FAST)
     jsonschema.validate(result, SCHEMA)
     assert result["device"]["name"] == "Google Pixel 8"
     assert result["device"]["cpu"] == "Google Tensor G3"
@@ -60,18 +63,22 @@ def test_run_end_to_end_returns_a_schema_valid_record(phones: FakePhones, onnx_a
     assert result["temperature_c"] == {"before": 33.0, "after": 34.5, "thermal_state": "light"}
     assert len(result["latency_ms"]) == 15 and all(x > 0 for x in result["latency_ms"])
     assert result["stats"] == summarize(result["latency_ms"]).to_dict()
-    assert result["artifact"]["sha256"] == file_sha256(onnx_artifact)
+    assert result["artifact"]["sha256"] == file_sha256(artifact)
     assert result["artifact"]["variant"] == "mobilenet_v1-a0.25-r32"
     assert result["config"]["warmup"] == 2
-    for name in (onnx_artifact.name, onnx_artifact.name + ".manifest.json", onnx_artifact.name + ".labels.txt"):
+    assert result["runtime"]["name"] == "tflite" and result["runtime"]["version_source"] == "runtime"
+    assert len(result["first_output"]) == 10 and result["peak_memory_mb"] > 0
+    start = [line for line in phones.shell_lines() if line.startswith("am start")]
+    assert len(start) == 1 and start[0].startswith("am start -S -n org.mobilenet.toolkit.demo/.BenchmarkActivity ")
+    for name in (artifact.name, artifact.name + ".manifest.json", artifact.name + ".labels.txt"):
         assert phones.file("FAKE01", f"{PUSH_DIR}/{name}").is_file()
     assert list(phones.file("FAKE01", RESULTS_DIR).glob("*.json")) == []  # pulled and removed
 
 
-def test_duration_mode_and_extras_reach_the_app(phones: FakePhones, onnx_artifact: Path) -> None:
-    phones.add("FAKE01", host_formats=[".onnx"])
+def test_duration_mode_and_extras_reach_the_app(phones: FakePhones, artifact: Path) -> None:
+    phones.add("FAKE01")
     cfg = ProfileConfig(threads=1, warmup=0, iterations=1, duration_s=0.3, delegate="cpu")
-    result = AndroidDevice(poll_s=0.1).run(onnx_artifact, cfg)
+    result = AndroidDevice(poll_s=0.1).run(artifact, cfg)
     assert result["config"]["duration_s"] == pytest.approx(0.3)
     assert result["config"]["threads"] == 1 and result["runtime"]["delegate"] == "cpu"
     assert len(result["latency_ms"]) > 1 and result["config"]["iterations"] == len(result["latency_ms"])
@@ -99,45 +106,55 @@ def test_unknown_serial_and_unauthorized(phones: FakePhones) -> None:
         AndroidDevice().describe()
 
 
-def test_app_not_installed(phones: FakePhones, onnx_artifact: Path) -> None:
+def test_app_not_installed(phones: FakePhones, artifact: Path) -> None:
     phones.add("FAKE01", installed=False)
     with pytest.raises(AndroidDeviceError, match="not installed on FAKE01: run `toolkit android install`"):
-        AndroidDevice().run(onnx_artifact, FAST)
+        AndroidDevice().run(artifact, FAST)
 
 
-def test_model_rejected_by_the_app(phones: FakePhones, onnx_artifact: Path) -> None:
-    """Like the real app, the default fake phone runs only .pte/.tflite and writes an error record."""
+def test_an_artifact_the_app_cannot_run_is_refused_on_the_host(
+    phones: FakePhones, artifact: Path, tmp_path: Path
+) -> None:
+    """An .onnx (or any non-phone format): one line, and nothing pushed or started on the phone."""
     phones.add("FAKE01")
-    with pytest.raises(AndroidDeviceError) as e:
-        AndroidDevice(poll_s=0.1).run(onnx_artifact, FAST)
+    onnx = tmp_path / "m.onnx"
+    onnx.write_bytes(b"onnx")
+    manifest = json.loads(Path(f"{artifact}.manifest.json").read_text())
+    Path(f"{onnx}.manifest.json").write_text(json.dumps({**manifest, "target": "onnx"}))
+    with pytest.raises(UsageError) as e:
+        AndroidDevice(poll_s=0.1).run(onnx, FAST)
     msg = str(e.value)
-    assert "rejected" in msg and "(load)" in msg and "the app runs .pte and .tflite" in msg and "\n" not in msg
+    assert (
+        "cannot run on Android: the app runs ExecuTorch (.pte) and LiteRT (.tflite) artifacts" in msg
+        and "\n" not in msg
+    )
+    assert not [c for c in phones.calls() if "push" in c or any(w.startswith("am start") for w in c)]
 
 
-def test_missing_manifest_is_one_line(phones: FakePhones, tmp_path: Path, onnx_artifact: Path) -> None:
+def test_missing_manifest_is_one_line(phones: FakePhones, tmp_path: Path, artifact: Path) -> None:
     phones.add("FAKE01")
     bare = tmp_path / "model.pte"
-    bare.write_bytes(onnx_artifact.read_bytes())
+    bare.write_bytes(artifact.read_bytes())
     with pytest.raises(Exception, match=r"no manifest beside model\.pte"):
         AndroidDevice().run(bare, FAST)
 
 
-def test_timeout_reports_the_app_log(phones: FakePhones, onnx_artifact: Path) -> None:
-    phones.add("FAKE01", host_formats=[".onnx"], scenario="never_write")
+def test_timeout_reports_the_app_log(phones: FakePhones, artifact: Path) -> None:
+    phones.add("FAKE01", scenario="never_write")
     with pytest.raises(AndroidDeviceError) as e:
-        AndroidDevice(timeout_s=2.0, poll_s=0.2).run(onnx_artifact, FAST)
+        AndroidDevice(timeout_s=2.0, poll_s=0.2).run(artifact, FAST)
     msg = str(e.value)
     assert msg.startswith("no result from FAKE01 after 2 s") and "scripted hang" in msg and "\n" not in msg
 
 
-def test_unplugged_mid_sweep_keeps_finished_results(phones: FakePhones, onnx_artifact: Path) -> None:
-    phones.add("FAKE01", host_formats=[".onnx"])
+def test_unplugged_mid_sweep_keeps_finished_results(phones: FakePhones, artifact: Path) -> None:
+    phones.add("FAKE01")
     device = AndroidDevice(poll_s=0.1)
 
     def unplug_after_first(_: dict) -> None:
         phones.update("FAKE01", scenario="unplug_on_start")
 
-    outcome = device.sweep([onnx_artifact, onnx_artifact, onnx_artifact], FAST, on_result=unplug_after_first)
+    outcome = device.sweep([artifact, artifact, artifact], FAST, on_result=unplug_after_first)
     assert len(outcome.results) == 1 and outcome.stopped_early
     assert len(outcome.failures) == 1 and "disconnected" in outcome.failures[0] and "re-run" in outcome.failures[0]
     with pytest.raises(PhoneGoneError):
@@ -184,14 +201,3 @@ def test_adb_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     with pytest.raises(AndroidDeviceError, match="adb not found: install Android platform-tools"):
         AndroidDevice().describe()
     assert os.environ["PATH"] == str(tmp_path)
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not HAS_EXECUTORCH, reason="needs executorch (pip install 'mobilenet-toolkit[executorch]')")
-def test_run_a_real_pte_like_the_app_would(phones: FakePhones) -> None:
-    """The format the app really runs: an XNNPACK-lowered .pte, executed by the host ExecuTorch runtime."""
-    pte = tiny_artifact("executorch")
-    phones.add("FAKE01")
-    result = AndroidDevice(poll_s=0.2).run(pte, FAST)
-    jsonschema.validate(result, SCHEMA)
-    assert result["runtime"]["name"] == "executorch" and result["artifact"]["sha256"] == file_sha256(pte)

@@ -23,6 +23,7 @@ from PIL import Image
 
 from toolkit.data import IMAGENET_PREPROCESSING, TF_PREPROCESSING, load_image, sample_image_paths
 from toolkit.profile.stats import summarize
+from toolkit.runtimes.io import TensorSpec, decode, encode_pixels
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHCORE = ROOT / "android_demo" / "benchcore"
@@ -176,6 +177,7 @@ def test_java_pipeline_on_a_real_photo_close_to_python(classes: Path, tmp_path: 
         "artifact": {"file": "m.tflite", "format": "tflite", "sha256": "0" * 64},
         "variant": {"name": "mobilenet_v1-a0.25-r128", "alpha": 0.25, "resolution": 128, "num_classes": 1000},
         "input": {"shape": [1, 128, 128, 3], "layout": "nhwc"},
+        "output": {"shape": [1, 1000], "kind": "logits"},
         "preprocessing": TF_PREPROCESSING.to_dict(),
     }
     (tmp_path / "m.json").write_text(json.dumps(manifest))
@@ -208,6 +210,7 @@ def test_java_report_validates_against_result_schema(classes: Path, tmp_path: Pa
         "target": "executorch", "precision": "fp32", "delegate": "xnnpack",
         "runtime": {"name": "executorch", "version": "1.5.1"},
         "input": {"shape": [1, 3, 160, 160], "layout": "nchw"},
+        "output": {"shape": [1, 1000], "kind": "logits"},
         "preprocessing": TF_PREPROCESSING.to_dict(), "weights": {"kind": "random"},
     }  # fmt: skip
     (tmp_path / "m.json").write_text(json.dumps(manifest))
@@ -218,3 +221,59 @@ def test_java_report_validates_against_result_schema(classes: Path, tmp_path: Pa
     assert record["latency_ms"] == samples
     assert record["stats"] == summarize(samples).to_dict()
     assert record["artifact"]["variant"] == "mobilenet_v1-a0.50-r160"
+
+
+# One case per dtype the I/O contract knows, in both layouts: (input spec, output spec) as a manifest has them.
+CODEC_CASES = {
+    "float32-nchw": ({"shape": [1, 3, 64, 64], "layout": "nchw", "dtype": "float32"}, {"shape": [1, 10]}),
+    "float16-nchw": ({"shape": [1, 3, 64, 64], "layout": "nchw", "dtype": "float16"},
+                     {"shape": [1, 10], "dtype": "float16"}),
+    "int8-nhwc": ({"shape": [1, 64, 64, 3], "layout": "nhwc", "dtype": "int8",
+                   "quantization": {"scale": 0.007808670401573181, "zero_point": 0}},
+                  {"shape": [1, 10], "dtype": "int8",
+                   "quantization": {"scale": 0.012674307450652122, "zero_point": 3}}),
+    "uint8-nhwc": ({"shape": [1, 64, 64, 3], "layout": "nhwc", "dtype": "uint8",
+                    "quantization": {"scale": 0.0078125, "zero_point": 128}},
+                   {"shape": [1, 10], "dtype": "uint8", "quantization": {"scale": 0.1, "zero_point": 120}}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", CODEC_CASES)
+@pytest.mark.parametrize("prep", [TF_PREPROCESSING, IMAGENET_PREPROCESSING], ids=["tf", "imagenet"])
+def test_java_encodes_and_decodes_bit_for_bit_like_the_io_contract(case, prep, classes, tmp_path):
+    """benchcore's TensorCodec against toolkit/runtimes/io.py on real photos: identical bytes, identical floats."""
+    inp, out = CODEC_CASES[case]
+    manifest = {"artifact": {"file": "m.tflite"}, "input": inp, "output": out, "preprocessing": prep.to_dict(),
+                "variant": {"name": "v", "alpha": 0.25, "resolution": 64, "num_classes": 10}}  # fmt: skip
+    (tmp_path / "m.json").write_text(json.dumps(manifest))
+    in_spec, out_spec = TensorSpec.from_manifest(manifest, "input"), TensorSpec.from_manifest(manifest, "output")
+    for photo in sample_image_paths():
+        rgb = prep.crop(load_image(photo), 64)
+        (tmp_path / "in.rgb").write_bytes(np.ascontiguousarray(rgb).tobytes())
+        _java(classes, "encode", str(tmp_path / "in.rgb"), str(tmp_path / "m.json"), str(tmp_path / "x.bin"))
+        expected = encode_pixels(rgb, in_spec, prep.mean, prep.std)
+        assert (tmp_path / "x.bin").read_bytes() == expected.astype(expected.dtype.newbyteorder("=")).tobytes(), photo
+    raw = np.random.default_rng(0).integers(0, 256, out_spec.nbytes, dtype=np.uint8).tobytes()
+    if out_spec.dtype == "float16":  # finite halves only: a NaN payload is not a score
+        raw = np.random.default_rng(0).standard_normal(10).astype(np.float16).tobytes()
+    (tmp_path / "y.bin").write_bytes(raw)
+    _java(classes, "decode-output", str(tmp_path / "y.bin"), str(tmp_path / "m.json"), str(tmp_path / "y.f32"))
+    want = decode(np.frombuffer(raw, np.dtype(out_spec.dtype).newbyteorder("=")).reshape(out_spec.shape), out_spec)
+    assert np.array_equal(np.fromfile(tmp_path / "y.f32", dtype="<f4"), want.reshape(-1))
+
+
+def test_java_half_rounding_equals_numpy(classes, tmp_path):
+    """Float to binary16 on every kind of value: normal, subnormal, ties, overflow, signed zero."""
+    rng = np.random.default_rng(1)
+    bits = rng.integers(0, 2**32, 200_000, dtype=np.uint64).astype(np.uint32)
+    x = bits.view(np.float32)
+    x = x[np.isfinite(x)]
+    edges = np.array([0.0, -0.0, 65504, 65519, 65520, -65520, 2**-24, 2**-25, 3 * 2**-26, 1 + 2**-11, 6e-8, 1e-9],
+                     np.float32)  # fmt: skip
+    wide = (rng.standard_normal(100_000) * np.exp2(rng.integers(-26, 17, 100_000))).astype(np.float32)
+    x = np.concatenate([x, edges, wide])
+    x.astype("<f4").tofile(tmp_path / "x.f32")
+    _java(classes, "half", str(tmp_path / "x.f32"), str(tmp_path / "x.f16"))
+    with np.errstate(over="ignore"):  # overflow to infinity is one of the cases
+        want = x.astype(np.float16).view(np.uint16)
+    assert np.array_equal(np.fromfile(tmp_path / "x.f16", dtype="<u2"), want)

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from tests._export_helpers import exported, model
-from toolkit._deps import HAS_ONNXRUNTIME
+from toolkit._deps import HAS_LITERT_TORCH, HAS_ONNXRUNTIME, HAS_TFLITE_INTERPRETER
 from toolkit.errors import UsageError
 from toolkit.profile.protocol import ProfileConfig, result_schema_problem
 from toolkit.profile.threads import candidate_threads, pick_fastest
@@ -78,6 +78,7 @@ def test_sweep_config_has_one_source_for_threads():
         SweepConfig(alphas=(ALPHA,), resolutions=(RES,), profile=ProfileConfig(threads=2))
 
 
+@pytest.mark.skipif(not (HAS_LITERT_TORCH and HAS_TFLITE_INTERPRETER), reason="needs the TFLite exporter and runtime")
 def test_phone_sweep_uses_the_app_default_not_autotune(tmp_path, monkeypatch):
     from tests.fake_adb.device import FakePhones
     from toolkit.profile.sweep import SweepConfig, run_sweep
@@ -85,9 +86,9 @@ def test_phone_sweep_uses_the_app_default_not_autotune(tmp_path, monkeypatch):
     phones = FakePhones(tmp_path / "phones")
     for key, value in phones.env().items():
         monkeypatch.setenv(key, value)
-    phones.add("FAKE01", host_formats=[".onnx"])
-    cfg = SweepConfig(alphas=(ALPHA,), resolutions=(RES,), targets=("onnx",), device="android:FAKE01",
-                      output_dir=exported("onnx", ALPHA, RES).path.parent,
+    phones.add("FAKE01")  # the fake phone runs the app's own code: a .tflite, as a real phone would
+    cfg = SweepConfig(alphas=(ALPHA,), resolutions=(RES,), targets=("tflite",), device="android:FAKE01",
+                      output_dir=exported("tflite", ALPHA, RES).path.parent,
                       profile=ProfileConfig(warmup=1, iterations=5))  # fmt: skip
     with ResultsDB(tmp_path / "r.db") as store:
         out = run_sweep(cfg, store)

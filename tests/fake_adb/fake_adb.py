@@ -3,21 +3,27 @@
 Device state lives in ``$FAKE_ADB_STATE`` (see :mod:`tests.fake_adb.device`): ``state.json`` lists the
 attached phones (serial, state, properties, installed app, thermal readings, scenario) and
 ``fs/<serial>/`` holds each phone's files under their device paths. ``am start`` of the benchmark
-activity launches :mod:`tests.fake_adb.fake_app` in the background, which runs the artifact with the
-host runtime and writes the app's result JSON where the real app would.
+activity launches, in the background, a JVM running the app's own headless entry (benchcore's
+``HeadlessBenchmark``, the code BenchmarkActivity calls) with the app's own runtime backends over fake
+runtime classes that bridge to the host runtime (``java/``, ``runtime_bridge.py``); it writes the app's
+result or error JSON where the real app would.
 
 Supported: ``devices [-l]``, ``-s SERIAL``, ``shell`` (getprop, ls, cat, rm -f, mkdir -p, pm path,
 dumpsys thermalservice, am start), ``push``, ``pull``, ``install``, ``logcat -c`` / ``logcat -d``.
 Messages and exit codes follow adb's (``adb: device 'X' not found``, ``error: no devices/emulators found``).
+At least as strict as a phone's shell: an unquoted shell metacharacter (``; & | < > $ ` ( )``) in a
+``shell`` line is refused, since the device's sh would run it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import zipfile
@@ -54,6 +60,8 @@ def log(serial: str, line: str) -> None:
 
 
 def main(argv: list[str]) -> None:
+    with (STATE / "adb-calls.jsonl").open("a") as calls:  # for tests: what the host asked, word for word
+        calls.write(json.dumps(argv) + "\n")
     serial = None
     while argv and argv[0] == "-s":
         serial, argv = argv[1], argv[2:]
@@ -126,8 +134,31 @@ def install(state: dict, serial: str, apk: str) -> None:
     print("Success")
 
 
+_METACHARACTERS = set(";&|<>$`()\n")
+
+
+def unquoted_metacharacters(line: str) -> set[str]:
+    """Characters the device's sh would treat as syntax, outside single or double quotes."""
+    found, quote, escaped = set(), None, False
+    for c in line:
+        if escaped:
+            escaped = False
+        elif c == "\\" and quote != "'":
+            escaped = True
+        elif quote:
+            quote = None if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c in _METACHARACTERS:
+            found.add(c)
+    return found
+
+
 def shell(state: dict, serial: str, line: str) -> None:
     dev = state["devices"][serial]
+    bad = unquoted_metacharacters(line)
+    if bad:
+        fail(f"fake adb: refusing a shell line with unquoted {''.join(sorted(bad))!r} (quote every argument): {line}")
     words = shlex.split(line)
     prog, args = words[0], words[1:]
     if prog == "getprop":
@@ -192,36 +223,86 @@ def thermal_dump(state: dict, serial: str) -> str:
     )
 
 
+_EXTRA_FLAGS = {"--es": "es", "--ei": "ei", "--ef": "ef", "--ez": "ez", "--el": "el"}
+
+
+def am_extras(args: list[str]) -> dict[str, list]:
+    """``--es/--ei/--ef/--ez/--el KEY VALUE`` parsed as ``am`` does (a bad number fails the start)."""
+    extras: dict[str, list] = {}
+    i = 0
+    while i < len(args):
+        flag = _EXTRA_FLAGS.get(args[i])
+        if flag is None:
+            raise ValueError(f"Error: Unknown option: {args[i]}")
+        if i + 2 >= len(args):
+            raise ValueError(f"Error: No value for {args[i]} {' '.join(args[i + 1 :])}")
+        key, value = args[i + 1], args[i + 2]
+        try:
+            typed = {"ei": int, "el": int, "ef": float, "ez": lambda v: v.lower() in ("true", "t", "1"),
+                     "es": str}[flag](value)  # fmt: skip
+        except ValueError:
+            raise ValueError(f"Error: Invalid value for {args[i]}: {value} (java.lang.NumberFormatException)") from None
+        if flag == "ei" and not -(2**31) <= typed < 2**31:
+            raise ValueError(f"Error: Invalid value for --ei: {value} (java.lang.NumberFormatException)")
+        extras[key] = [flag, typed]
+        i += 3
+    return extras
+
+
 def am_start(state: dict, serial: str, args: list[str]) -> None:
-    component = args[args.index("-n") + 1]
-    if component != f"{PACKAGE}/.BenchmarkActivity" or not state["devices"][serial].get("installed"):
+    force_stop = False
+    while args and args[0] in ("-S", "-W"):
+        force_stop |= args[0] == "-S"
+        args = args[1:]
+    if args[:1] != ["-n"] or len(args) < 2:
+        print("Error: expected -n COMPONENT")
+        return
+    component, rest = args[1], args[2:]
+    dev = state["devices"][serial]
+    if component != f"{PACKAGE}/.BenchmarkActivity" or not dev.get("installed"):
         print(f"Starting: Intent {{ cmp={component} }}")
         print(f"Error type 3\nError: Activity class {{{component}}} does not exist.")
         return
-    extras: dict[str, object] = {}
-    i = 0
-    while i < len(args):
-        kind = args[i]
-        if kind in ("--es", "--ei", "--ef"):
-            key, value = args[i + 1], args[i + 2]
-            extras[key] = int(value) if kind == "--ei" else float(value) if kind == "--ef" else value
-            i += 3
-        else:
-            i += 1 + (kind == "-n")
+    try:
+        extras = am_extras(rest)
+    except ValueError as e:
+        print(str(e))
+        return
+    if force_stop:
+        stop_app(state, serial)
     print(f"Starting: Intent {{ cmp={component} (has extras) }}")
-    scenario = state["devices"][serial].get("scenario", "ok")
+    scenario = dev.get("scenario", "ok")
     if scenario == "unplug_on_start":
         del state["devices"][serial]
         save(state)
         return
-    app = Path(__file__).with_name("fake_app.py")
+    root = STATE / "fs" / serial
+    if scenario == "never_write":  # the app hangs: it logs, then nothing
+        log(serial, f"I/MobilenetBench(4242): run {extras.get('run_id', ['', '?'])[1]}: loading")
+        log(serial, "W/MobilenetBench(4242): XNNPACK: waiting for the big cores (scripted hang)")
+        return
+    jvm = state["jvm"]
+    (STATE / f"device-{serial}.json").write_text(json.dumps(dev))
+    (STATE / f"extras-{serial}.json").write_text(json.dumps(extras))
+    cmd = ["java", "-Xshare:auto", "-cp", jvm["classpath"], f"-Dfakephone.bridge.socket={jvm['bridge_socket']}",
+           f"-Dfakephone.litert.version={jvm['litert_version']}", "org.mobilenet.toolkit.fakephone.FakePhoneMain",
+           str(root), str(STATE / f"device-{serial}.json"), dev.get("photo") or jvm["photo"],
+           str(STATE / f"extras-{serial}.json")]  # fmt: skip
+    root.mkdir(parents=True, exist_ok=True)
     with open(STATE / f"app-{serial}.stderr", "a") as err:  # the child keeps its own copy of the fd
-        subprocess.Popen(
-            [sys.executable, str(app), str(STATE), serial, json.dumps(extras)],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            start_new_session=True,
-        )
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+    state = load()
+    state["devices"][serial]["app_pid"] = proc.pid
+    save(state)
+
+
+def stop_app(state: dict, serial: str) -> None:
+    """``am start -S``: force-stop the app (its process group: the JVM and its runtime bridges)."""
+    pid = state["devices"][serial].pop("app_pid", None)
+    if pid:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        save(state)
 
 
 if __name__ == "__main__":

@@ -2,16 +2,17 @@
 
 The app (android_demo/) has a ``BenchmarkActivity`` started over adb with intent extras
 (``model_path``, ``run_id``, ``threads``, ``warmup``, ``iterations``, ``cooldown``, ``duration``,
-``delegate``). It preprocesses a bundled photo per the model's manifest, runs the same loop as the host
-profiler and writes the shared result record to ``<external files>/results/<run_id>.json`` (or
-``<run_id>.error.json`` when the runtime rejects the model). This module pushes the artifact, its
-manifest and labels to :data:`PUSH_DIR`, starts the activity, polls for either file, pulls it and
+``delegate``). It encodes a bundled photo into the model's input per the manifest, runs the same loop
+as the host profiler and writes the shared result record to ``<external files>/results/<run_id>.json``
+(or ``<run_id>.error.json`` when it refuses the request or the runtime rejects the model). The run's
+commands come from :func:`toolkit.profile.android_protocol.headless_protocol` (the same steps a device
+farm's test spec runs); this module executes them over adb, polls for either file, pulls it and
 attaches what the host knows: the phone's model, SoC, Android version and thermal readings.
 
 Everything goes through the ``adb`` binary (Debian/Ubuntu ``apt-get install adb``, or Android
 platform-tools), so the code is the same for a real phone and for the tests' fake ``adb``
-(tests/fake_adb/), which follows the same command-line protocol and runs the artifact on the host.
-On-phone runs are not exercised in CI.
+(tests/fake_adb/), which follows the same command-line protocol and runs the app's own Java code on a
+JVM, with the runtime calls bridged to the host runtime.
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import ToolkitError
+from toolkit.profile.android_protocol import (
+    ACTIVITY,
+    PACKAGE,
+    PUSH_DIR,
+    RESULTS_DIR,
+    HeadlessSteps,
+    headless_protocol,
+)
 from toolkit.profile.protocol import (
     DeviceError,
     DeviceGoneError,
@@ -52,10 +61,6 @@ __all__ = [
     "parse_thermalservice",
 ]
 
-PACKAGE = "org.mobilenet.toolkit.demo"  # android_demo/app/src/main/AndroidManifest.xml
-ACTIVITY = f"{PACKAGE}/.BenchmarkActivity"
-PUSH_DIR = "/data/local/tmp/mobilenet_bench"  # Models.PUSH_DIR in the app
-RESULTS_DIR = f"/sdcard/Android/data/{PACKAGE}/files/results"  # getExternalFilesDir(null)/results
 LOG_TAGS = ("MobilenetBench:V", "AndroidRuntime:E", "ExecuTorch:V", "tflite:V", "*:S")
 # dumpsys thermalservice sensor types (android.os.Temperature): prefer skin, then CPU, then battery.
 _TYPE_PREFERENCE = (3, 0, 2)
@@ -193,8 +198,13 @@ class AndroidDevice:
             raise AndroidDeviceError(f"adb {' '.join(args[:2])} failed on {self.serial}: {last}")
         return out.stdout
 
-    def shell(self, command: str, check: bool = True) -> str:
-        return self.adb("shell", command, check=check)
+    def shell(self, *argv: str, check: bool = True) -> str:
+        """``adb shell`` with every word quoted for the phone's sh (one line: ``shell_line``)."""
+        return self.shell_line(shlex.join(argv), check=check)
+
+    def shell_line(self, line: str, check: bool = True) -> str:
+        """``adb shell LINE`` for a line whose words are already quoted (``shlex.join``)."""
+        return self.adb("shell", line, check=check)
 
     # ---- DeviceBackend ---------------------------------------------------------------------
     def props(self) -> dict[str, str]:
@@ -206,7 +216,7 @@ class AndroidDevice:
     def describe(self) -> dict[str, Any]:
         p = self.props()
         soc = " ".join(x for x in (p.get("ro.soc.manufacturer"), p.get("ro.soc.model")) if x)
-        cpus = re.findall(r"^cpu\d+$", self.shell("ls /sys/devices/system/cpu", check=False), re.M)
+        cpus = re.findall(r"^cpu\d+$", self.shell("ls", "/sys/devices/system/cpu", check=False), re.M)
         name = " ".join(x for x in (p.get("ro.product.manufacturer"), p.get("ro.product.model")) if x)
         return {
             "kind": "android",
@@ -220,9 +230,9 @@ class AndroidDevice:
 
     def thermal(self) -> tuple[float | None, str | None]:
         """(°C, status) from ``dumpsys thermalservice``, else the hottest ``/sys/class/thermal`` zone."""
-        temp, status = parse_thermalservice(self.shell("dumpsys thermalservice", check=False))
+        temp, status = parse_thermalservice(self.shell("dumpsys", "thermalservice", check=False))
         if temp is None:
-            zones = self.shell("cat /sys/class/thermal/thermal_zone*/temp", check=False)
+            zones = self.shell_line("cat /sys/class/thermal/thermal_zone*/temp", check=False)  # the phone globs
             values = [int(v) / 1000.0 for v in re.findall(r"^-?\d+$", zones, re.M)]
             temp = max((v for v in values if 0 < v < 150), default=None)  # millidegrees; drop bogus zones
         return temp, status
@@ -231,7 +241,7 @@ class AndroidDevice:
         return self.thermal()[0]
 
     def is_installed(self) -> bool:
-        return self.shell(f"pm path {PACKAGE}", check=False).strip().startswith("package:")
+        return self.shell("pm", "path", PACKAGE, check=False).strip().startswith("package:")
 
     def install(self, apk: Path) -> str:
         out = self.adb("install", "-r", "-t", str(apk), timeout=300, check=False)
@@ -258,36 +268,28 @@ class AndroidDevice:
 
     def run(self, artifact: Path, config: ProfileConfig) -> dict[str, Any]:
         """Measure one .pte/.tflite on the phone and return the schema-valid result record."""
-        from toolkit.runtimes import manifest_path, read_manifest
+        from toolkit.runtimes import read_manifest
         from toolkit.weights import file_sha256
 
         artifact = Path(artifact)
-        read_manifest(artifact)  # one clear line when the manifest is missing
+        manifest = read_manifest(artifact)  # one clear line when the manifest is missing
+        run_id = f"{artifact.stem[:100]}-{uuid.uuid4().hex[:8]}"
+        steps = headless_protocol(artifact, run_id, config, manifest)  # everything the app would refuse
         if not self.is_installed():
             raise AndroidDeviceError(
                 f"the demo app ({PACKAGE}) is not installed on {self.serial}: run `toolkit android install`"
             )
         notes = self.wait_until_cool(config.max_temp_c, config.temp_wait_limit_s) if config.max_temp_c else []
         before, _ = self.thermal()
-        self.shell(f"mkdir -p {PUSH_DIR}")
-        labels = artifact.with_name(artifact.name + ".labels.txt")
-        for f in (artifact, manifest_path(artifact), labels):
-            if f.is_file():
-                self.adb("push", str(f), f"{PUSH_DIR}/{f.name}", timeout=600)
-        run_id = f"{artifact.stem}-{uuid.uuid4().hex[:8]}"
-        self.shell(f"rm -f {RESULTS_DIR}/{run_id}.json {RESULTS_DIR}/{run_id}.error.json", check=False)
+        for line in steps.prepare:
+            self.shell_line(line, check=False)
+        for push in steps.pushes:
+            self.adb("push", str(push.source), push.remote, timeout=600)
         self.adb("logcat", "-c", check=False)
-        extras = [f"--es model_path {shlex.quote(f'{PUSH_DIR}/{artifact.name}')}", f"--es run_id {shlex.quote(run_id)}",
-                  f"--ei threads {config.threads}", f"--ei warmup {config.warmup}",
-                  f"--ei iterations {config.iterations}", f"--ef cooldown {config.cooldown_s}"]  # fmt: skip
-        if config.duration_s is not None:
-            extras.append(f"--ef duration {config.duration_s}")
-        if config.delegate:
-            extras.append(f"--es delegate {config.delegate}")
-        started = self.shell(f"am start -n {ACTIVITY} {' '.join(extras)}", check=False)
-        if "Error" in started:
+        started = self.shell_line(steps.start, check=False)
+        if re.search(r"\bError\b|Exception", started):
             raise AndroidDeviceError(f"cannot start {ACTIVITY}: {started.strip().splitlines()[-1]}")
-        result = self._wait(run_id, artifact.name, self._timeout(config))
+        result = self._wait(steps, artifact.name, steps.timeout_s if self.timeout_s is None else self.timeout_s)
         after, status = self.thermal()
         local_sha = file_sha256(artifact)
         if result["artifact"].get("sha256") != local_sha:
@@ -302,27 +304,22 @@ class AndroidDevice:
         _validate(result)
         return result
 
-    def _timeout(self, config: ProfileConfig) -> float:
-        if self.timeout_s is not None:
-            return self.timeout_s
-        # generous: a 224 α=1.0 fp32 model takes ~30 ms on a mid-range phone; slow phones 10x that
-        budget = (config.warmup + config.iterations) * 0.5 + config.cooldown_s + (config.duration_s or 0.0)
-        return 120.0 + budget
-
-    def _wait(self, run_id: str, model: str, timeout: float) -> dict[str, Any]:
+    def _wait(self, steps: HeadlessSteps, model: str, timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
+        result_name, error_name = (p.rsplit("/", 1)[1] for p in (steps.result_path, steps.error_path))
         while True:
-            names = set(self.shell(f"ls {RESULTS_DIR}", check=False).split())
-            if f"{run_id}.json" in names:
+            names = set(self.shell("ls", RESULTS_DIR, check=False).split())
+            if result_name in names:
                 with tempfile.TemporaryDirectory() as tmp:
-                    local = Path(tmp) / f"{run_id}.json"
-                    self.adb("pull", f"{RESULTS_DIR}/{run_id}.json", str(local))
-                    self.shell(f"rm -f {RESULTS_DIR}/{run_id}.json", check=False)
+                    local = Path(tmp) / result_name
+                    self.adb("pull", steps.result_path, str(local))
+                    for line in steps.cleanup:
+                        self.shell_line(line, check=False)
                     return json.loads(local.read_text(encoding="utf-8"))
-            if f"{run_id}.error.json" in names:
-                err = json.loads(self.shell(f"cat {RESULTS_DIR}/{run_id}.error.json"))
+            if error_name in names:
+                err = json.loads(self.shell("cat", steps.error_path))
                 stage, why = err.get("stage", "?"), err.get("error", "unknown error")
-                raise AndroidDeviceError(f"the phone's runtime rejected {model} ({stage}): {why}")
+                raise AndroidDeviceError(f"the phone's app refused {model} ({stage}): {why}")
             if time.monotonic() >= deadline:
                 tail = self.log_tail()
                 raise AndroidDeviceError(

@@ -1,7 +1,8 @@
 /*
  * COMPILE-ONLY STUB. Mirrors the public API of pytorch/executorch
- * extension/android/executorch_android/src/main/java/org/pytorch/executorch/EValue.java
- * (executorch-android 1.5.x); the real class ships in the AAR. Not packaged into the APK.
+ * extension/android/executorch_android/src/main/java/org/pytorch/executorch/EValue.kt
+ * (executorch-android 1.5.x); the real class ships in the AAR. Only what the app calls is
+ * declared. Not packaged into the APK.
  */
 package org.pytorch.executorch;
 

@@ -1,9 +1,10 @@
 /*
  * COMPILE-ONLY STUB. Mirrors the public API of pytorch/executorch
  * extension/android/executorch_android/src/main/java/org/pytorch/executorch/Module.kt
- * (executorch-android 1.5.x). The real class comes from the org.pytorch:executorch-android AAR;
- * scripts/build_android_apk.sh compiles against this file and leaves it out of the dex.
- * Re-check the signatures whenever the AAR pin in android_demo/app/build.gradle changes.
+ * (executorch-android 1.5.x; load has @JvmOverloads). The real class comes from the
+ * org.pytorch:executorch-android AAR; scripts/build_android_apk.sh compiles against this file and
+ * leaves it out of the dex. Only what the app calls is declared. Re-check the signatures whenever
+ * the AAR pin in android_demo/app/build.gradle changes.
  */
 package org.pytorch.executorch;
 
@@ -15,14 +16,6 @@ public class Module {
 
   private Module() {}
 
-  public static Module load(String modelPath) {
-    throw new UnsupportedOperationException("stub");
-  }
-
-  public static Module load(String modelPath, int loadMode) {
-    throw new UnsupportedOperationException("stub");
-  }
-
   public static Module load(String modelPath, int loadMode, int numThreads) {
     throw new UnsupportedOperationException("stub");
   }
@@ -31,15 +24,7 @@ public class Module {
     throw new UnsupportedOperationException("stub");
   }
 
-  public EValue[] execute(String methodName, EValue... inputs) {
-    throw new UnsupportedOperationException("stub");
-  }
-
   public void loadMethod(String methodName) {
-    throw new UnsupportedOperationException("stub");
-  }
-
-  public String[] getMethods() {
     throw new UnsupportedOperationException("stub");
   }
 

@@ -1,15 +1,19 @@
 /*
  * COMPILE-ONLY STUB. Mirrors the public API of google-ai-edge/LiteRT
- * tflite/java/src/main/java/org/tensorflow/lite/Interpreter.java (formerly tensorflow/tensorflow
- * tensorflow/lite/java/src/main/java/org/tensorflow/lite/Interpreter.java), as shipped in the
- * com.google.ai.edge.litert:litert AAR. Not packaged into the APK.
+ * tflite/java/src/main/java/org/tensorflow/lite/Interpreter.java (its run, getInputTensor,
+ * getOutputTensor, runForMultipleInputsOutputs and close come from InterpreterImpl.java and
+ * InterpreterApi.java beside it), as shipped in the com.google.ai.edge.litert:litert AAR.
+ * Only the members the app calls are declared. Not packaged into the APK.
  */
 package org.tensorflow.lite;
 
 import java.io.File;
+import java.util.Map;
 
 public final class Interpreter implements AutoCloseable {
   public static class Options {
+    public Options() {}
+
     public Options setNumThreads(int numThreads) {
       throw new UnsupportedOperationException("stub");
     }
@@ -27,15 +31,15 @@ public final class Interpreter implements AutoCloseable {
     }
   }
 
-  public Interpreter(File modelFile) {
-    throw new UnsupportedOperationException("stub");
-  }
-
   public Interpreter(File modelFile, Options options) {
     throw new UnsupportedOperationException("stub");
   }
 
   public void run(Object input, Object output) {
+    throw new UnsupportedOperationException("stub");
+  }
+
+  public void runForMultipleInputsOutputs(Object[] inputs, Map<Integer, Object> outputs) {
     throw new UnsupportedOperationException("stub");
   }
 

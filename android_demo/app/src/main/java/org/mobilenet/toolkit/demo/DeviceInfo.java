@@ -7,9 +7,9 @@ import android.os.BatteryManager;
 import android.os.Build;
 import android.os.PowerManager;
 import java.io.File;
-import java.io.FileInputStream;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.mobilenet.toolkit.bench.FileIo;
 
 /** The result record's device block and temperatures, readable without permissions. */
 final class DeviceInfo {
@@ -67,7 +67,7 @@ final class DeviceInfo {
       return null;
     }
     try {
-      return Models.readText(new FileInputStream(f)).trim();
+      return FileIo.readText(f).trim();
     } catch (java.io.IOException e) {
       return null;
     }

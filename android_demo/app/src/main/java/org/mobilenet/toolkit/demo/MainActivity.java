@@ -19,9 +19,13 @@ import android.widget.TextView;
 import java.io.InputStream;
 import java.util.List;
 import java.util.Locale;
+import java.nio.ByteBuffer;
 import org.mobilenet.toolkit.bench.Backend;
 import org.mobilenet.toolkit.bench.BenchmarkLoop;
+import org.mobilenet.toolkit.bench.HeadlessBenchmark;
+import org.mobilenet.toolkit.bench.ModelManifest;
 import org.mobilenet.toolkit.bench.Stats;
+import org.mobilenet.toolkit.bench.TensorCodec;
 import org.mobilenet.toolkit.bench.TopK;
 
 /**
@@ -159,15 +163,17 @@ public class MainActivity extends Activity {
     bmp.getPixels(px, 0, w, 0, 0, w, h);
     Backend backend = null;
     try {
-      float[] input = entry.manifest.preprocess().apply(px, w, h);
-      backend = Models.backendFor(entry.file, delegate);
+      ModelManifest mf = entry.manifest;
+      ByteBuffer input = TensorCodec.encodePhoto(mf, px, w, h); // the manifest's dtype and layout
+      backend = Models.backendFor(entry, delegate);
       BenchmarkLoop.Config cfg = new BenchmarkLoop.Config();
       cfg.warmup = 2;
       cfg.iterations = RUNS;
-      BenchmarkLoop.Result r = BenchmarkLoop.run(backend, entry.file.getPath(), input, entry.manifest.inputShape,
+      BenchmarkLoop.Result r = BenchmarkLoop.run(backend, entry.file.getPath(), input, mf.inputSpec, mf.outputSpec,
           cfg, BenchmarkLoop.SYSTEM);
-      BenchmarkActivity.checkOutput(r.firstOutput, entry.manifest);
-      double[] probs = TopK.softmax(r.firstOutput);
+      float[] scores = TensorCodec.decode(r.firstOutput, mf.outputSpec);
+      HeadlessBenchmark.checkOutput(scores, mf);
+      double[] probs = "probabilities".equals(mf.outputKind) ? toDoubles(scores) : TopK.softmax(scores);
       List<String> labels = Models.labels(entry);
       StringBuilder sb = new StringBuilder();
       for (int i : TopK.topK(probs, 5)) {
@@ -178,12 +184,22 @@ public class MainActivity extends Activity {
       sb.append(String.format(Locale.US, "\n%s/%s: median %.2f ms (p90 %.2f) over %d runs\nload %.1f ms, first %.1f ms",
           backend.name(), backend.delegate(), s.medianMs, s.p90Ms, s.n, r.loadMs, r.firstInferenceMs));
       return sb.toString();
+    } catch (BenchmarkLoop.StageException e) {
+      return "The runtime rejected the model (" + e.stage + "): " + e.getCause().getMessage();
     } catch (Throwable t) {
-      return "The runtime rejected the model: " + t.getMessage();
+      return "Cannot run the model: " + t.getMessage();
     } finally {
       if (backend != null) {
         backend.close();
       }
     }
+  }
+
+  private static double[] toDoubles(float[] v) {
+    double[] d = new double[v.length];
+    for (int i = 0; i < v.length; i++) {
+      d[i] = v[i];
+    }
+    return d;
   }
 }

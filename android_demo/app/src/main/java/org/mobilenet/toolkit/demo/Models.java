@@ -2,19 +2,17 @@ package org.mobilenet.toolkit.demo;
 
 import android.content.Context;
 import android.content.res.AssetManager;
-import java.io.ByteArrayOutputStream;
 import java.io.File;
-import java.io.FileInputStream;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.mobilenet.toolkit.bench.Backend;
+import org.mobilenet.toolkit.bench.FileIo;
+import org.mobilenet.toolkit.bench.HeadlessBenchmark;
 import org.mobilenet.toolkit.bench.ModelManifest;
 
 /**
@@ -58,7 +56,7 @@ final class Models {
         }
       }
     } catch (IOException | IllegalArgumentException e) {
-      android.util.Log.w(BenchmarkActivity.TAG, "bundled models: " + e.getMessage());
+      android.util.Log.w(AndroidPlatform.TAG, "bundled models: " + e.getMessage());
     }
     File[] pushed = new File(PUSH_DIR).listFiles();
     if (pushed != null) {
@@ -68,7 +66,7 @@ final class Models {
           try {
             out.add(open(f));
           } catch (IOException | IllegalArgumentException e) {
-            android.util.Log.w(BenchmarkActivity.TAG, f + ": " + e.getMessage());
+            android.util.Log.w(AndroidPlatform.TAG, f + ": " + e.getMessage());
           }
         }
       }
@@ -82,7 +80,7 @@ final class Models {
     if (!mf.isFile()) {
       throw new IOException("no manifest beside " + model.getName() + " (expected " + mf.getName() + ")");
     }
-    return new Entry(model, ModelManifest.parse(readText(new FileInputStream(mf))));
+    return new Entry(model, ModelManifest.parse(FileIo.readText(mf)));
   }
 
   /** Copy a bundled model, its manifest and labels from the APK to files/models (once per size). */
@@ -106,60 +104,20 @@ final class Models {
     if (e.manifest.labelsFile == null) {
       return out;
     }
-    File f = new File(e.file.getParentFile(), e.manifest.labelsFile);
     try {
-      for (String line : readText(new FileInputStream(f)).split("\n")) {
+      File f = e.manifest.labelsPath(e.file); // refuses a labels_file outside the model's folder
+      for (String line : FileIo.readText(f).split("\n")) {
         out.add(line);
       }
-    } catch (IOException ignored) {
+    } catch (IOException | IllegalArgumentException ignored) {
       // labels are optional: the screen falls back to class indices
     }
     return out;
   }
 
-  /** The runtime for this model file, chosen by format as the manifest records it. */
-  static Backend backendFor(File model, String delegate) {
-    String name = model.getName();
-    if (name.endsWith(".pte")) {
-      return new ExecuTorchBackend();
-    }
-    if (name.endsWith(".tflite")) {
-      return new LiteRtBackend(delegate);
-    }
-    throw new IllegalArgumentException("unsupported model " + name + "; the app runs .pte and .tflite");
-  }
-
-  static String sha256(File f) throws Exception {
-    MessageDigest md = MessageDigest.getInstance("SHA-256");
-    InputStream in = new FileInputStream(f);
-    try {
-      byte[] buf = new byte[1 << 16];
-      int n;
-      while ((n = in.read(buf)) > 0) {
-        md.update(buf, 0, n);
-      }
-    } finally {
-      in.close();
-    }
-    StringBuilder sb = new StringBuilder();
-    for (byte b : md.digest()) {
-      sb.append(String.format("%02x", b & 0xFF));
-    }
-    return sb.toString();
-  }
-
-  static String readText(InputStream in) throws IOException {
-    try {
-      ByteArrayOutputStream out = new ByteArrayOutputStream();
-      byte[] buf = new byte[8192];
-      int n;
-      while ((n = in.read(buf)) > 0) {
-        out.write(buf, 0, n);
-      }
-      return new String(out.toByteArray(), StandardCharsets.UTF_8);
-    } finally {
-      in.close();
-    }
+  /** The runtime for this model, chosen from its manifest (the core refuses what Android cannot run). */
+  static Backend backendFor(Entry e, String delegate) {
+    return Backends.create(HeadlessBenchmark.runtimeFor(e.manifest, e.file.getName()), delegate);
   }
 
   private static void copy(InputStream in, File dest) throws IOException {
@@ -174,24 +132,6 @@ final class Models {
     } finally {
       out.close();
       in.close();
-    }
-    if (!tmp.renameTo(dest)) {
-      throw new IOException("cannot write " + dest);
-    }
-  }
-
-  /** Atomic text write: temp file, then rename, so the toolkit never pulls half a JSON. */
-  static void writeAtomic(File dest, String text) throws IOException {
-    File parent = dest.getParentFile();
-    if (parent != null && !parent.isDirectory() && !parent.mkdirs()) {
-      throw new IOException("cannot create " + parent);
-    }
-    File tmp = new File(dest.getPath() + ".tmp");
-    OutputStream out = new FileOutputStream(tmp);
-    try {
-      out.write(text.getBytes(StandardCharsets.UTF_8));
-    } finally {
-      out.close();
     }
     if (!tmp.renameTo(dest)) {
       throw new IOException("cannot write " + dest);

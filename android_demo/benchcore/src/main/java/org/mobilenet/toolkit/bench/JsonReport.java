@@ -19,6 +19,7 @@ public final class JsonReport {
   public Map<String, Object> device = new LinkedHashMap<String, Object>();
   public String runtimeName;
   public String runtimeVersion;
+  public String runtimeVersionSource; // "runtime" or "declared"; null leaves it out
   public String delegate;
   public String artifactSha256;
   public String artifactFile;
@@ -29,6 +30,7 @@ public final class JsonReport {
   public Double temperatureAfter;
   public String thermalState;
   public Double peakMemoryMb;
+  public float[] firstOutput; // decoded scores of the first inference, or null
   public List<String> notes = new ArrayList<String>();
   public Date timestamp = new Date();
 
@@ -54,6 +56,9 @@ public final class JsonReport {
     rt.put("name", runtimeName);
     rt.put("version", runtimeVersion);
     rt.put("delegate", delegate);
+    if (runtimeVersionSource != null) {
+      rt.put("version_source", runtimeVersionSource);
+    }
     m.put("runtime", rt);
     Map<String, Object> art = new LinkedHashMap<String, Object>();
     art.put("sha256", artifactSha256);
@@ -84,6 +89,13 @@ public final class JsonReport {
     temp.put("thermal_state", thermalState);
     m.put("temperature_c", temp);
     m.put("notes", new ArrayList<Object>(notes));
+    if (firstOutput != null) {
+      List<Object> scores = new ArrayList<Object>(firstOutput.length);
+      for (float v : firstOutput) {
+        scores.add(Double.valueOf(v)); // exact: a float widens to double without rounding
+      }
+      m.put("first_output", scores);
+    }
     return m;
   }
 
@@ -95,11 +107,12 @@ public final class JsonReport {
    * The record the app writes instead of a result when it cannot measure (model rejected, bad
    * extras): {@code {"error": ..., "stage": ...}}; the toolkit shows the message as one line.
    */
-  public static String errorJson(String stage, String message, String modelPath) {
+  public static String errorJson(String stage, String message, String modelPath, String runId) {
     Map<String, Object> m = new LinkedHashMap<String, Object>();
-    m.put("error", message == null ? "unknown error" : message.replace('\n', ' '));
+    m.put("error", message == null ? "unknown error" : message.replace('\n', ' ').replace('\r', ' '));
     m.put("stage", stage);
     m.put("model_path", modelPath);
+    m.put("run_id", runId);
     m.put("timestamp", isoUtc(new Date()));
     return Json.write(m);
   }

@@ -21,7 +21,10 @@ public final class ModelManifest {
   public double[] mean;
   public double[] std;
   public double cropFraction;
-  public String labelsFile;
+  public String labelsFile; // a plain file name beside the artifact, or null
+  public TensorSpec inputSpec;
+  public TensorSpec outputSpec;
+  public String outputKind; // "logits" (default) or "probabilities"
   public String target;
   public String precision;
   public String runtime;
@@ -56,11 +59,17 @@ public final class ModelManifest {
       mf.inputShape[i] = ((Number) shape.get(i)).longValue();
     }
     mf.layout = str(input, "layout", true);
+    mf.inputSpec = TensorSpec.fromManifest(m, "input");
+    mf.outputSpec = TensorSpec.fromManifest(m, "output");
+    mf.outputKind = str(obj(m, "output"), "kind", false);
     Map<String, Object> prep = obj(m, "preprocessing");
     mf.mean = triple(prep, "mean");
     mf.std = triple(prep, "std");
     mf.cropFraction = prep.containsKey("crop_fraction") ? num(prep, "crop_fraction") : 0.875;
     mf.labelsFile = str(m, "labels_file", false);
+    if (mf.labelsFile != null) {
+      checkPlainName(mf.labelsFile);
+    }
     mf.target = str(m, "target", false);
     mf.precision = str(m, "precision", false);
     mf.delegate = str(m, "delegate", false);
@@ -71,6 +80,32 @@ public final class ModelManifest {
       mf.weights = str((Map<String, Object>) m.get("weights"), "kind", false);
     }
     return mf;
+  }
+
+  /**
+   * The labels file beside {@code artifact}, or null when the manifest names none. The name was
+   * checked to be a plain file name when parsed; the canonical check here also refuses a symlink
+   * that points out of the folder.
+   */
+  public java.io.File labelsPath(java.io.File artifact) throws java.io.IOException {
+    if (labelsFile == null) {
+      return null;
+    }
+    java.io.File dir = artifact.getCanonicalFile().getParentFile();
+    java.io.File f = new java.io.File(dir, labelsFile);
+    if (!dir.equals(f.getCanonicalFile().getParentFile())) {
+      throw new IllegalArgumentException("manifest labels_file '" + labelsFile + "' leaves the artifact's folder");
+    }
+    return f;
+  }
+
+  /** A labels_file must name a file in the artifact's own folder: no separators, no "." or "..". */
+  static void checkPlainName(String name) {
+    if (name.isEmpty() || name.equals(".") || name.equals("..") || name.indexOf('/') >= 0
+        || name.indexOf('\\') >= 0 || name.indexOf('\0') >= 0) {
+      throw new IllegalArgumentException("manifest labels_file '" + name
+          + "' leaves the artifact's folder; it must name a file beside the artifact");
+    }
   }
 
   /** The preprocessing this model was exported with. */

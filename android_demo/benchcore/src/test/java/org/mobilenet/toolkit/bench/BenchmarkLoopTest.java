@@ -2,8 +2,11 @@ package org.mobilenet.toolkit.bench;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import org.junit.jupiter.api.Test;
 
 class BenchmarkLoopTest {
@@ -24,12 +27,17 @@ class BenchmarkLoopTest {
     }
   }
 
-  /** A backend that sums its input (a real computation) and takes a scripted time per call. */
-  static final class SummingBackend implements Backend {
+  static final TensorSpec IN = new TensorSpec("float32", new long[] {1, 2}, "nchw", null, null);
+  static final TensorSpec OUT = new TensorSpec("float32", new long[] {1, 2}, null, null, null);
+
+  /** A backend that sums its bound input (a real computation) and takes a scripted time per call. */
+  static class SummingBackend implements Backend {
     final FakeClock clock;
     int loads;
     int runs;
     int threads = -1;
+    ByteBuffer bound;
+    final ByteBuffer out = ByteBuffer.allocate(8).order(ByteOrder.nativeOrder());
 
     SummingBackend(FakeClock clock) {
       this.clock = clock;
@@ -43,6 +51,10 @@ class BenchmarkLoopTest {
       return "1.5.1";
     }
 
+    public String versionSource() {
+      return "declared";
+    }
+
     public String delegate() {
       return "xnnpack";
     }
@@ -53,17 +65,29 @@ class BenchmarkLoopTest {
       clock.now += 5000000L; // 5 ms
     }
 
-    public float[] run(float[] input, long[] shape) {
+    public void bind(ByteBuffer input, TensorSpec in, TensorSpec out) {
+      bound = input;
+    }
+
+    public void run() {
       runs++;
       clock.now += (runs == 1 ? 9000000L : 1000000L + runs * 1000L);
-      float s = 0;
-      for (float v : input) {
-        s += v;
-      }
-      return new float[] {s, -s};
+      float s = bound.getFloat(0) + bound.getFloat(4);
+      out.putFloat(0, s + runs); // changes every run: the loop must keep the first one
+      out.putFloat(4, -s);
+    }
+
+    public ByteBuffer output() {
+      return out;
     }
 
     public void close() {}
+  }
+
+  static ByteBuffer input(float a, float b) {
+    ByteBuffer in = TensorCodec.allocate(IN);
+    in.putFloat(0, a).putFloat(4, b);
+    return in;
   }
 
   @Test
@@ -75,15 +99,17 @@ class BenchmarkLoopTest {
     c.warmup = 3;
     c.iterations = 4;
     c.cooldownS = 0.25;
-    BenchmarkLoop.Result r = BenchmarkLoop.run(b, "m.pte", new float[] {1f, 2f}, new long[] {1, 2}, c, clock);
+    ByteBuffer in = input(1f, 2f);
+    BenchmarkLoop.Result r = BenchmarkLoop.run(b, "m.pte", in, IN, OUT, c, clock);
     assertEquals(250, clock.slept);
     assertEquals(2, b.threads);
+    assertSame(in, b.bound); // the buffer built once is the one every run reads
     assertEquals(5.0, r.loadMs, 1e-9);
     assertEquals(9.0, r.firstInferenceMs, 1e-9);
     assertEquals(1 + 3 + 4, b.runs);
     // timed runs are calls 5..8: 1 ms + runs * 1 us
     assertArrayEquals(new double[] {1.005, 1.006, 1.007, 1.008}, r.latenciesMs, 1e-9);
-    assertArrayEquals(new float[] {3f, -3f}, r.firstOutput, 0f);
+    assertArrayEquals(new float[] {4f, -3f}, TensorCodec.decode(r.firstOutput, OUT), 0f); // a copy of run 1
   }
 
   @Test
@@ -94,7 +120,7 @@ class BenchmarkLoopTest {
     c.warmup = 0;
     c.iterations = 1;
     c.durationS = 0.0105; // runs of ~1.00x ms: the 11th is the first to end past 10.5 ms
-    BenchmarkLoop.Result r = BenchmarkLoop.run(b, "m.pte", new float[] {1f}, new long[] {1}, c, clock);
+    BenchmarkLoop.Result r = BenchmarkLoop.run(b, "m.pte", input(1f, 0f), IN, OUT, c, clock);
     assertEquals(11, r.latenciesMs.length);
   }
 
@@ -105,8 +131,32 @@ class BenchmarkLoopTest {
     BenchmarkLoop.Config c = new BenchmarkLoop.Config();
     c.iterations = 0;
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> BenchmarkLoop.run(b, "m", new float[1], new long[] {1}, c, clock));
+        () -> BenchmarkLoop.run(b, "m", input(0f, 0f), IN, OUT, c, clock));
     assertEquals("iterations must be >= 1, got 0", e.getMessage());
     assertEquals(0, b.loads);
+  }
+
+  @Test
+  void failuresCarryTheirStage() {
+    FakeClock clock = new FakeClock();
+    SummingBackend b = new SummingBackend(clock) {
+      @Override
+      public void bind(ByteBuffer input, TensorSpec in, TensorSpec out) {
+        throw new IllegalArgumentException("the model's input tensor is INT8");
+      }
+    };
+    BenchmarkLoop.StageException e = assertThrows(BenchmarkLoop.StageException.class,
+        () -> BenchmarkLoop.run(b, "m", input(0f, 0f), IN, OUT, new BenchmarkLoop.Config(), clock));
+    assertEquals("input", e.stage);
+    assertEquals(0, b.runs); // nothing ran after the refusal
+    SummingBackend missing = new SummingBackend(clock) {
+      @Override
+      public void load(String path, int threads) {
+        throw new NoClassDefFoundError("org/tensorflow/lite/gpu/GpuDelegateFactory$Options");
+      }
+    };
+    e = assertThrows(BenchmarkLoop.StageException.class,
+        () -> BenchmarkLoop.run(missing, "m", input(0f, 0f), IN, OUT, new BenchmarkLoop.Config(), clock));
+    assertEquals("load", e.stage);
   }
 }

@@ -21,6 +21,9 @@ import javax.imageio.ImageIO;
  * decode IMAGE OUT.rgb                    -> javax.imageio decode, prints "W H"
  * pipeline IMAGE MANIFEST OUT.f32         -> decode + manifest preprocessing, as the app does it
  * report SAMPLES.txt MANIFEST OUT.json    -> a full result record
+ * encode RGB MANIFEST OUT.bin             -> cropped pixels as the model's input bytes (native order)
+ * decode-output RAW MANIFEST OUT.f32      -> a raw output tensor as float32 scores
+ * half IN.f32 OUT.f16                     -> float32 values rounded to binary16 bits
  * </pre>
  */
 public final class GoldenMain {
@@ -79,6 +82,30 @@ public final class GoldenMain {
         r.temperatureBefore = Double.valueOf(31.5);
         r.notes.add("written by GoldenMain");
         Files.write(new File(a[3]).toPath(), r.toJson().getBytes(StandardCharsets.UTF_8));
+        break;
+      }
+      case "encode": {
+        ModelManifest m = ModelManifest.parse(read(a[2]));
+        ByteBuffer out = TensorCodec.allocate(m.inputSpec);
+        TensorCodec.encodePixels(readRgb(a[1]), m.preprocess().mean, m.preprocess().std, m.inputSpec, out);
+        byte[] bytes = new byte[out.capacity()];
+        out.get(bytes);
+        Files.write(new File(a[3]).toPath(), bytes);
+        break;
+      }
+      case "decode-output": {
+        ModelManifest m = ModelManifest.parse(read(a[2]));
+        ByteBuffer raw = ByteBuffer.wrap(Files.readAllBytes(new File(a[1]).toPath())).order(ByteOrder.nativeOrder());
+        writeFloats(TensorCodec.decode(raw, m.outputSpec), a[3]);
+        break;
+      }
+      case "half": {
+        ByteBuffer in = ByteBuffer.wrap(Files.readAllBytes(new File(a[1]).toPath())).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer out = ByteBuffer.allocate(in.capacity() / 2).order(ByteOrder.LITTLE_ENDIAN);
+        while (in.hasRemaining()) {
+          out.putShort(Half.fromFloat(in.getFloat()));
+        }
+        Files.write(new File(a[2]).toPath(), out.array());
         break;
       }
       default:

@@ -54,7 +54,7 @@ class JsonReportTest {
 
   @Test
   void errorRecordIsOneLine() {
-    String s = JsonReport.errorJson("load", "bad\nmodel", "/x.pte");
+    String s = JsonReport.errorJson("load", "bad\nmodel", "/x.pte", "r1");
     Map<?, ?> m = (Map<?, ?>) Json.parse(s);
     assertEquals("bad model", m.get("error"));
     assertTrue(s.contains("\"stage\": \"load\""));
