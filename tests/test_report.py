@@ -26,6 +26,8 @@ def _as(rec: dict, variant: str, factor: float = 1.0, precision: str = "fp32") -
     r["artifact"]["variant"], r["artifact"]["precision"] = variant, precision
     r["latency_ms"] = [x * factor for x in r["latency_ms"]]
     r["stats"] = summarize(r["latency_ms"]).to_dict()
+    for key in ("rounds", "flags", "bimodality", "environment"):  # this machine's state, not the relabelled run's
+        r.pop(key, None)
     return r
 
 
