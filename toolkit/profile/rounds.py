@@ -208,26 +208,36 @@ def _start_workers(items: list[_Item], threads: int | None, warmup: int, out: Ho
 
 
 def _run_rounds(timing, config: ProfileConfig, stop: threading.Event | None, out: HostRun) -> None:
+    """Every round, the workers in rotated order, each timing its artifacts in rotated order.
+
+    One request per worker per round; when a single worker times everything and there is no cooldown, the
+    whole round-robin is one request (the bookkeeping then costs one round trip per measurement). The stop
+    flag is looked at between requests.
+    """
     sizes = slice_sizes(config.iterations, config.rounds) if config.duration_s is None else [1] * config.rounds
     per_slice_s = config.duration_s / len(sizes) if config.duration_s is not None else None
+    plan = [[(w, [(it, n) for it in _rotate(items, r)]) for w, items in _rotate(timing, r)]
+            for r, n in enumerate(sizes)]  # fmt: skip
+    if len(timing) == 1 and not config.cooldown_s:
+        plan = [[(timing[0][0], [pair for rnd in plan for _, pairs in rnd for pair in pairs])]]
     dead: set[int] = set()
-    for r, runs in enumerate(sizes):
+    for r, requests in enumerate(plan):
         if r and config.cooldown_s:
             time.sleep(config.cooldown_s)
-        for w, items in _rotate(timing, r):
+        for w, pairs in requests:
             if id(w) in dead:
                 continue
-            for it in _rotate(items, r):
-                if stop is not None and stop.is_set():
-                    raise InterruptedMeasurementError("stopped between slices; nothing of this round-robin stored")
-                try:
-                    got = w.ask("slice", it.key, runs, per_slice_s, REWARM)
-                except WorkerDiedError as e:
-                    dead.add(id(w))
-                    out.failures += [f"{x.path.name}: {e}" for x in items]
-                    break
-                it.rounds.append(got["samples"])
-                it.cpu.add(got["before"], got["after"])
+            if stop is not None and stop.is_set():
+                raise InterruptedMeasurementError("stopped between rounds; nothing of this round-robin stored")
+            try:
+                got = w.ask("slices", [(it.key, n, per_slice_s, REWARM) for it, n in pairs])
+            except WorkerDiedError as e:
+                dead.add(id(w))
+                out.failures += [f"{name}: {e}" for name in dict.fromkeys(it.path.name for it, _ in pairs)]
+                continue
+            for (it, _), one in zip(pairs, got, strict=True):
+                it.rounds.append(one["samples"])
+                it.cpu.add(one["before"], one["after"])
     for w, items in timing:
         if id(w) in dead:
             for it in items:

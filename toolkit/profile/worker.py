@@ -15,7 +15,8 @@ corrupt the protocol. Requests, in the order the parent uses them:
 - ``("probe", [(path, threads)])``: load time, first inference and peak memory, each in a fresh forked child;
 - ``("load", [(key, path, threads)], warmup)``: load every artifact here, first inference and warm-up, untimed;
 - ``("slice", key, runs, duration_s, rewarm)``: ``rewarm`` untimed runs, then one timed slice, with the
-  CPU counters read around the timed part only;
+  CPU counters read around the timed part only; ``("slices", [(key, runs, duration_s, rewarm), ...])``: several
+  in one request (a round's, or all rounds' when this is the only timing worker);
 - ``("close",)``.
 Every reply is ``("ok", value)`` or ``("error", one line)``.
 """
@@ -88,6 +89,11 @@ def _load(state: _State, items: list[tuple[str, str, int]], warmup: int) -> dict
     return out
 
 
+def _slices(state: _State, todo: list[tuple[str, int, float | None, int]]) -> list[dict[str, Any]]:
+    """Several slices in one request, in the order given: one round trip per round, not per artifact."""
+    return [_slice(state, *one) for one in todo]
+
+
 def _slice(state: _State, key: str, runs: int, duration_s: float | None, rewarm: int) -> dict[str, Any]:
     from toolkit.profile.environment import read_cpu
     from toolkit.profile.protocol import ProfileConfig
@@ -106,7 +112,7 @@ def _slice(state: _State, key: str, runs: int, duration_s: float | None, rewarm:
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:
     """Answer requests until ``close`` or the parent goes away (EOF)."""
     state = _State()
-    handlers = {"tune": _tune, "probe": _probe, "load": _load, "slice": _slice}
+    handlers = {"tune": _tune, "probe": _probe, "load": _load, "slice": _slice, "slices": _slices}
     while True:
         try:
             msg = pickle.load(requests)
