@@ -127,3 +127,11 @@ def test_slices_split_the_runs_and_the_order_rotates():
     assert sum(slice_sizes(101, 7)) == 101
     order = [_rotate(["a", "b", "c"], r) for r in range(3)]
     assert order == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"]]  # each artifact first once, last once
+
+
+def test_capacity_is_the_cpus_proc_stat_sums_over(tmp_path):
+    from toolkit.profile.environment import stat_cpus
+
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  1 2 3\ncpu0 1 1 1\ncpu1 1 1 1\ncpu2 0 0 0\nintr 5\nctxt 9\n")
+    assert stat_cpus(stat) == 3 and stat_cpus(tmp_path / "missing") is None

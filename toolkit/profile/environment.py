@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BUSY_SHARE", "CpuCounter", "CpuSnapshot", "busy_flag", "environment_block", "loadavg", "read_cpu"]
+__all__ = ["BUSY_SHARE", "CpuCounter", "CpuSnapshot", "busy_flag", "environment_block", "loadavg", "read_cpu",
+           "stat_cpus"]  # fmt: skip
 
 BUSY_SHARE = 0.10  # others held more than a tenth of the machine while we timed
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -73,6 +74,16 @@ class CpuCounter:
 
     def to_dict(self) -> dict[str, Any]:
         return {"busy_s": self.busy_s, "own_s": self.own_s, "wall_s": self.wall_s, "slices": self.slices}
+
+
+def stat_cpus(stat: Path = Path("/proc/stat")) -> int | None:
+    """CPUs that ``/proc/stat`` sums over (in a container, often the whole host's): the capacity to divide by."""
+    try:
+        with open(stat, "rb") as f:
+            n = sum(1 for line in f if line.startswith(b"cpu") and line[3:4].isdigit())
+    except OSError:
+        return None
+    return n or None
 
 
 def loadavg() -> list[float] | None:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import ToolkitError, UsageError
-from toolkit.profile.environment import CpuCounter, busy_flag, environment_block, loadavg
+from toolkit.profile.environment import CpuCounter, busy_flag, environment_block, loadavg, stat_cpus
 from toolkit.profile.protocol import ProfileConfig
 
 __all__ = ["REWARM", "HostRun", "WorkerDiedError", "measure_host", "slice_sizes"]
@@ -318,7 +318,7 @@ def _record(it: _Item, config: ProfileConfig, notes: list[str], temps: tuple, lo
     interval = round_interval(it.rounds, rec["stats"]["median_ms"])
     if interval is not None:
         rec["rounds"] = {**interval.to_dict(), "runs_per_round": [len(r) for r in it.rounds], "rewarm": REWARM}
-    rec["environment"] = environment_block(it.cpu.to_dict(), loads[0], loads[1], os.cpu_count())
+    rec["environment"] = environment_block(it.cpu.to_dict(), loads[0], loads[1], stat_cpus() or os.cpu_count())
     flags = []
     line = busy_flag(rec["environment"])
     if line:
