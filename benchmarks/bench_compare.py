@@ -277,6 +277,8 @@ def main(argv: list[str] | None = None) -> None:
         "flags_seen": flags, "busy_records": busy, "records": len(a_runs + b_runs) * len(paths),
         "medians_ms": {"A": [[r["stats"]["median_ms"] for r in run] for run in a_runs],
                        "B": [[r["stats"]["median_ms"] for r in run] for run in b_runs]},
+        "threads_used": {"A": [[r["config"]["threads"] for r in run] for run in a_runs],
+                         "B": [[r["config"]["threads"] for r in run] for run in b_runs]},
     }  # fmt: skip
     if args.interference:
         doc["interference"] = _interference(args.artifacts_dir, 8 if args.quick else 40)

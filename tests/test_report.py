@@ -113,6 +113,11 @@ def test_compare_cli_no_change_a_slowdown_named_and_nothing_in_common(tmp_path, 
     err = capsys.readouterr().err
     assert "1 variant(s) slower: host onnxruntime fp32 t1 mobilenet_v1-a0.50-r160 (+10.0%)" in err
     assert main(["compare", str(a), str(c), "--tolerance", "0.15"]) == 0  # smaller than what counts
+    uniform = [_rounds_record(record, v, m, scale=1.08) for v, m in GRID.items()]
+    f = write_json_export(uniform, tmp_path / "f.json")
+    capsys.readouterr()
+    assert main(["compare", str(a), str(f)]) == 1  # every variant 8% slower: a regression, and said to be common
+    assert "100% of the 4 variants moved the same way (median ratio 1.080)" in capsys.readouterr().err
     other = [{**r, "runtime": {**r["runtime"], "name": "executorch"}} for r in base]
     d = write_json_export(other, tmp_path / "d.json")
     capsys.readouterr()

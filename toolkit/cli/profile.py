@@ -373,7 +373,7 @@ def print_comparison(rows, tolerance: float = 0.05) -> list:
     """Print the compare table and any warnings; return the regressed comparisons."""
     from rich.table import Table
 
-    from toolkit.report.compare import flagged_rows
+    from toolkit.report.compare import common_shift, flagged_rows
 
     table = Table("variant", "baseline ms [interval]", "candidate ms [interval]", "ratio [95% CI]", "status")
     style = {"regressed": "bold red", "improved": "green", "same": "", "new": "cyan", "missing": "yellow"}
@@ -387,6 +387,9 @@ def print_comparison(rows, tolerance: float = 0.05) -> list:
     console.print(table)
     for line in flagged_rows(rows):
         err_console.print(f"[yellow]⚑ leans on a flagged record: {escape(line)}[/]", highlight=False)
+    shift = common_shift(rows, tolerance)
+    if shift:
+        err_console.print(f"[yellow]{escape(shift)}[/]", highlight=False)
     bad = [c for c in rows if c.status == "regressed"]
     if not bad:
         n = sum(c.test is not None for c in rows)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FRESH", "IN_PROCESS", "UNRESET", "error_line", "planned_memory_mb", "probe", "reset_peak", "run_in_child",
-           "status_mb"]  # fmt: skip
+__all__ = ["FRESH", "IN_PROCESS", "UNRESET", "error_line", "forks_cleanly", "planned_memory_mb", "probe", "reset_peak",
+           "run_in_child", "status_mb"]  # fmt: skip
 
 FRESH, UNRESET, IN_PROCESS = "fresh_process_hwm", "fresh_process_hwm_unreset", "in_process_rss_growth"
 PROBE_RUNS = 3  # inferences after the first: a steady-state inference's buffers are in the peak too
@@ -116,6 +117,11 @@ def _probe(open_runner: Callable[[], Any], x: np.ndarray, reset: bool) -> dict[s
             "peak_memory_method": FRESH if was_reset else UNRESET}  # fmt: skip
 
 
+def forks_cleanly() -> bool:
+    """Linux: a fork after the runtimes' imports is safe. macOS: frameworks (Core ML) may not survive one."""
+    return hasattr(os, "fork") and sys.platform.startswith("linux")
+
+
 def run_in_child(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """``fn()`` in a forked child, its JSON-able result back; ``{"error": line}`` if the child failed.
 
@@ -148,7 +154,7 @@ def run_in_child(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 def probe(open_runner: Callable[[], Any], x: np.ndarray, path: Path) -> dict[str, Any]:
     """Load time, first inference and peak memory of one artifact in a fresh (forked) process where this
     system allows it, else in this process; plus the runtime's own planned memory."""
-    fresh = hasattr(os, "fork") and bool(status_mb())
+    fresh = forks_cleanly() and bool(status_mb())
     out = run_in_child(lambda: _probe(open_runner, x, reset=True)) if fresh else _in_process(open_runner, x)
     planned = planned_memory_mb(path)
     if planned is not None and "error" not in out:

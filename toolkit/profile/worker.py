@@ -50,11 +50,11 @@ class _State:
 
 
 def _tune(state: _State, paths: list[str]) -> dict[str, Any]:
-    from toolkit.profile.memory import run_in_child
+    from toolkit.profile.memory import forks_cleanly, run_in_child
     from toolkit.profile.threads import autotune
 
     def one(path: str) -> dict[str, Any]:
-        return run_in_child(lambda: autotune(path).to_dict()) if hasattr(os, "fork") else autotune(path).to_dict()
+        return run_in_child(lambda: autotune(path).to_dict()) if forks_cleanly() else autotune(path).to_dict()
 
     return {p: one(p) for p in paths}
 

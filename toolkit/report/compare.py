@@ -21,7 +21,7 @@ from typing import Any
 from toolkit.profile.intervals import RatioTest, holm, ratio_test
 from toolkit.report.data import Row, to_rows
 
-__all__ = ["DEFAULT_TOLERANCE", "Comparison", "compare_records", "flagged_rows"]
+__all__ = ["DEFAULT_TOLERANCE", "Comparison", "common_shift", "compare_records", "flagged_rows"]
 
 DEFAULT_TOLERANCE = 0.05
 
@@ -83,6 +83,24 @@ def compare_records(
             status = "improved"
         out.append(Comparison(key, b, c, status, t))
     return out
+
+
+def common_shift(rows: Sequence[Comparison], tolerance: float = DEFAULT_TOLERANCE) -> str | None:
+    """A line when (nearly) every compared variant moved the same way by more than half the tolerance.
+
+    A machine that was busier or slower in one run shifts every variant alike, and so does a change that
+    slows everything (a runtime upgrade); two separate runs cannot tell them apart, so the gate does not
+    try, but the reader should know which kind of result this is."""
+    ratios = sorted(c.test.ratio for c in rows if c.test is not None)
+    if len(ratios) < 3:
+        return None
+    mid = ratios[len(ratios) // 2]
+    same_way = max(sum(r > 1 for r in ratios), sum(r < 1 for r in ratios)) / len(ratios)
+    if abs(mid - 1.0) <= tolerance / 2 or same_way < 0.75:
+        return None
+    return (f"{same_way:.0%} of the {len(ratios)} variants moved the same way (median ratio {mid:.3f}): a "
+            "machine that was busier or slower during one run looks exactly like this; measure both in one "
+            "interleaved request (toolkit profile A B) to tell it from a change")  # fmt: skip
 
 
 def flagged_rows(rows: Sequence[Comparison]) -> list[str]:
