@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -142,10 +143,7 @@ class ResultsDB:
         except (OSError, sqlite3.Error) as e:
             raise UsageError(f"cannot open results DB {self.path}: {e}") from None
         try:
-            self._con.execute("PRAGMA journal_mode=WAL")
-            self._con.execute("PRAGMA synchronous=NORMAL")
-            self._write(self._migrate)
-            check = self._con.execute("PRAGMA quick_check").fetchone()[0]
+            check = self._open(timeout_s)
         except sqlite3.DatabaseError as e:
             self._con.close()
             raise self._corrupt(e) from None
@@ -155,6 +153,25 @@ class ResultsDB:
         if check != "ok":
             self._con.close()
             raise self._corrupt(check)
+
+    def _open(self, timeout_s: float) -> str:
+        """WAL mode, the migrations and a quick check; the integrity verdict.
+
+        Two processes opening a new file at once can get SQLITE_BUSY without the busy handler being asked
+        (switching to WAL wants an exclusive lock while the other one migrates), so a busy open is retried
+        until the timeout instead of being reported as a damaged file.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self._con.execute("PRAGMA journal_mode=WAL")
+                self._con.execute("PRAGMA synchronous=NORMAL")
+                self._write(self._migrate)
+                return self._con.execute("PRAGMA quick_check").fetchone()[0]
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _migrate(self) -> None:
         """Bring the file to :data:`SCHEMA_VERSION` (inside the write lock, so two openers cannot race).

@@ -2,7 +2,8 @@
 
 Two phases, so builds never disturb timings: first every missing artifact is exported through the
 export pipeline (its cache makes a re-run free; ``jobs`` processes build variants side by side), then
-the artifacts are measured one at a time on the device and each record is stored the moment it exists.
+the artifacts are measured (on a phone one at a time, on the host all together in interleaved rounds,
+:mod:`toolkit.profile.rounds`) and each record is stored the moment it exists.
 A combination whose artifact is unchanged and whose measurement (same artifact sha256, device and
 protocol, see :func:`toolkit.results.run_key`) is already in the DB is skipped, so a killed sweep
 simply continues when re-run with the same arguments.
