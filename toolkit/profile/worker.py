@@ -2,9 +2,9 @@
 
 Why a process per runtime: ONNX Runtime's worker threads spin after every run and ExecuTorch keeps one
 process-wide XNNPACK thread pool; timed in one process, one runtime's threads compete with the other's
-(measured: ExecuTorch 0.25-128 2-7% slower right after an ORT slice in the same process than with ORT in a
+(measured: ExecuTorch 0.25-128 2-8% slower right after an ORT slice in the same process than with ORT in a
 process of its own; ``benchmarks/bench_compare.py --interference``, docs/profiling.md). Disabling ORT's
-spinning is not a fix: it makes ORT itself 18-19% slower at 0.25-128, a configuration nobody deploys.
+spinning is not a fix: it makes ORT itself 18-67% slower at 0.25-128, a configuration nobody deploys.
 
 The parent (:mod:`toolkit.profile.rounds`) sends pickled requests on stdin and reads pickled replies on a
 private copy of stdout; the process's own fd 1 is pointed at stderr, so a runtime printing from C cannot
