@@ -23,6 +23,6 @@ def test_interleaved_records_and_pipeline_reuse() -> None:
     for r in recs:
         assert result_schema_problem(r) is None
         assert r["config"]["threads"] == 1 and len(r["latency_ms"]) == r["stats"]["n"] == 6
-        assert r["notes"] == ["interleaved: 3 rounds"]
+        assert r["rounds"]["rounds"] == 3 and r["rounds"]["runs_per_round"] == [2, 2, 2]
     assert {p.name: p.stat().st_mtime_ns for p in shared.iterdir()} == files  # reused, nothing rewritten
     assert recs[0]["artifact"]["sha256"] == exported("onnx", 0.25, 32).manifest["artifact"]["sha256"]

@@ -147,3 +147,50 @@ def test_db_from_a_newer_toolkit_is_refused_untouched(tmp_path, record):
     with pytest.raises(ToolkitError, match="newer toolkit"):
         ResultsDB(path)
     assert path.read_bytes() == before
+
+
+def test_two_processes_storing_one_run_request_store_it_once(tmp_path, record):
+    """insert_once checks and inserts in one write transaction: racing writers of one key store one row."""
+    src = tmp_path / "rec.json"
+    src.write_text(json.dumps(record))
+    db_path = tmp_path / "shared.db"
+    code = (
+        "import json, sys, copy\n"
+        "from toolkit.results import ResultsDB\n"
+        "rec = json.load(open(sys.argv[1]))\n"
+        "db = ResultsDB(sys.argv[2]); stored = 0\n"
+        "for i in range(30):\n"
+        "    r = copy.deepcopy(rec); r['artifact']['sha256'] = f'{i:064x}'\n"
+        "    stored += db.insert_once(r, key=f'key-{i}', sweep_id=sys.argv[3]) is not None\n"
+        "print(stored)\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(src), str(db_path), tag], stdout=subprocess.PIPE,
+                              text=True) for tag in ("a", "b")]  # fmt: skip
+    stored = [int(p.communicate(timeout=120)[0]) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0] and sum(stored) == 30
+    with ResultsDB(db_path) as db:
+        keys = [k for (k,) in db._con.execute("SELECT run_key FROM results")]
+    assert sorted(keys) == sorted(f"key-{i}" for i in range(30))
+
+
+def test_a_schema_3_db_gains_the_flags_column_and_keeps_its_rows(tmp_path, record):
+    import sqlite3
+
+    from toolkit.results import _MIGRATIONS, SCHEMA_VERSION
+
+    path = tmp_path / "v3.db"
+    con = sqlite3.connect(path)
+    for version in (1, 2, 3):  # a DB exactly as the toolkit before the flags left it
+        for sql in _MIGRATIONS[version]:
+            con.execute(sql)
+    con.execute("PRAGMA user_version = 3")
+    con.commit()
+    con.close()
+    old = {k: v for k, v in record.items() if k not in ("flags", "environment", "rounds", "bimodality")}
+    with ResultsDB(path) as db:
+        db.insert(old)
+        db.insert({**old, "flags": ["busy", "bimodal"]})
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert con.execute("SELECT flags FROM results ORDER BY id").fetchall() == [(None,), ("busy,bimodal",)]
+    con.close()

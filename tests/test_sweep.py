@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -19,38 +19,49 @@ from toolkit.results import ResultsDB
 VARIANTS = ((0.25, 32), (0.25, 64), (0.25, 96))
 
 
+def _sweep_cmd(art_dir, db, work, resolutions: str = "32,64,96") -> list[str]:
+    return [sys.executable, "-m", "toolkit", "sweep", "--alphas", "0.25", "--resolutions", resolutions,
+            "--targets", "onnx", "--iterations", "30", "--warmup", "2", "--cooldown", "2", "--jobs", "1",
+            "--output-dir", str(art_dir), "--db", str(db), "--report-dir", str(work / "reports")]  # fmt: skip
+
+
+def _measuring(pid: int) -> bool:
+    """True once ``pid`` has started a runtime worker process: it is in its measurement round-robin."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == pid and b"toolkit.profile.worker" in (stat.parent / "cmdline").read_bytes():
+                return True
+        except (OSError, IndexError, ValueError):
+            continue
+    return False
+
+
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory) -> dict:
-    """Run the sweep, kill it mid-profiling, resume it; returns paths and the first run's row count."""
+    """One variant swept, then all three killed (SIGKILL) while measuring, then resumed; paths and outputs."""
     for a, r in VARIANTS:  # build through the shared export cache; the sweep then reuses the artifacts
         art_dir = exported("onnx", a, r).path.parent
     work = tmp_path_factory.mktemp("sweep")
     db = work / "results.db"
-    cmd = [sys.executable, "-m", "toolkit", "sweep", "--alphas", "0.25", "--resolutions", "32,64,96",
-           "--targets", "onnx", "--iterations", "30", "--warmup", "2", "--cooldown", "2", "--jobs", "1",
-           "--output-dir", str(art_dir), "--db", str(db), "--report-dir", str(work / "reports")]  # fmt: skip
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "TOOLKIT_LOCK_DIR": str(work / "locks")}
+    first = subprocess.run(_sweep_cmd(art_dir, db, work, "32"), capture_output=True, text=True, env=env, timeout=300)
+    assert first.returncode == 0, first.stdout[-1000:] + first.stderr[-2000:]
+    cmd = _sweep_cmd(art_dir, db, work)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 240
-    rows = 0
-    while time.monotonic() < deadline and proc.poll() is None:
-        if db.exists():
-            try:
-                rows = sqlite3.connect(db).execute("SELECT COUNT(*) FROM results").fetchone()[0]
-            except sqlite3.Error:
-                rows = 0
-            if rows >= 1:
-                break
-        time.sleep(0.2)
-    assert proc.poll() is None, "sweep finished before it could be killed: " + proc.stdout.read().decode()[-500:]
+    while time.monotonic() < deadline and proc.poll() is None and not _measuring(proc.pid):
+        time.sleep(0.1)
+    assert proc.poll() is None, "sweep finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     with ResultsDB(db) as store:
         killed_rows = store.count()
-    assert 1 <= killed_rows < len(VARIANTS)
+    assert killed_rows == 1  # the round-robin stores its records at its end: nothing half-measured is kept
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stdout[-1000:] + done.stderr[-2000:]
-    return {"db": db, "work": work, "killed_rows": killed_rows, "out": done.stdout}
+    return {"db": db, "work": work, "killed_rows": killed_rows, "out": done.stdout, "err": done.stderr,
+            "killed_pid": proc.pid}  # fmt: skip
 
 
 def test_resumed_sweep_has_every_combination_once(swept):
@@ -61,6 +72,29 @@ def test_resumed_sweep_has_every_combination_once(swept):
     assert len(keys) == len(set(keys)) == len(VARIANTS)
     assert f"{len(VARIANTS) - swept['killed_rows']} measured, {swept['killed_rows']} already" in swept["out"]
     assert all(r["config"]["iterations"] == 30 and len(r["latency_ms"]) == 30 for r in recs)
+    assert all(r["rounds"]["runs_per_round"] == [6] * 5 for r in recs)  # 30 runs in 5 interleaved rounds
+    # the killed sweep's lock note is found stale (its pid is gone) and taken over, with a line
+    assert f"took over the host measurement lock left by pid {swept['killed_pid']}" in swept["err"]
+
+
+def test_two_sweeps_at_once_store_each_combination_once(tmp_path):
+    art_dir = exported("onnx", 0.25, 32).path.parent
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "TOOLKIT_LOCK_DIR": str(tmp_path / "locks")}
+    cmd = _sweep_cmd(art_dir, tmp_path / "r.db", tmp_path, "32")
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and first.poll() is None and not _measuring(first.pid):
+        time.sleep(0.05)
+    second = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    procs = [first, second]  # the second starts while the first measures: it must wait, then find it stored
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    with ResultsDB(tmp_path / "r.db") as store:
+        keys = [k for (k,) in store._con.execute("SELECT run_key FROM results")]
+    assert len(keys) == 1
+    summaries = sorted(next(ln for ln in out.splitlines() if " measured, " in ln) for out, _ in outs)
+    assert summaries == ["0 measured, 1 already in the DB, of 1", "1 measured, 0 already in the DB, of 1"]
+    assert f"waiting for the host measurement lock: held by pid {first.pid}" in outs[1][1]
 
 
 def test_rerun_measures_nothing_new(swept, tmp_path):

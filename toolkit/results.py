@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ _COLUMNS = (
     "trimmed_mean_ms REAL", "ci95_low_ms REAL", "ci95_high_ms REAL", "load_ms REAL", "first_inference_ms REAL",
     "peak_memory_mb REAL", "temp_before_c REAL", "temp_after_c REAL", "sweep_id TEXT", "record_json TEXT NOT NULL",
 )  # fmt: skip
-_NAMES = (*(c.split()[0] for c in _COLUMNS), "source")  # + the columns later versions add
+_NAMES = (*(c.split()[0] for c in _COLUMNS), "source", "flags")  # + the columns later versions add
 # Version 1 is the store as first released (no user_version); each later version is a list of SQL
 # statements that upgrade the one before it. Append, never edit: a user's DB is migrated step by step.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -64,6 +65,9 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE TABLE IF NOT EXISTS service_models (service TEXT NOT NULL, sha256 TEXT NOT NULL, "
         "model_id TEXT NOT NULL, uploaded_at TEXT NOT NULL, PRIMARY KEY (service, sha256))",
     ),
+    # The record's flags (busy, bimodal; comma-separated, NULL = none) as a column, so a query can leave
+    # measurements taken on a busy machine out. Older rows have none: they predate the checks.
+    4: ("ALTER TABLE results ADD COLUMN flags TEXT",),
 }
 # A job still worth following on a re-run: submitted or running on the service, or finished there but
 # its result not stored yet. "failed" and "stored" jobs are history.
@@ -119,7 +123,7 @@ def _flatten(record: Mapping[str, Any], key: str, sweep_id: str | None) -> tuple
         "load_ms": record.get("load_ms"), "first_inference_ms": record.get("first_inference_ms"),
         "peak_memory_mb": record.get("peak_memory_mb"), "temp_before_c": temps.get("before"),
         "temp_after_c": temps.get("after"), "sweep_id": sweep_id, "record_json": json.dumps(record, sort_keys=True),
-        "source": record.get("source") or "measured",
+        "source": record.get("source") or "measured", "flags": ",".join(record.get("flags") or ()) or None,
     }  # fmt: skip
     row.update({k: s[k] for k in ("n", "median_ms", "p90_ms", "mean_ms", "std_ms", "min_ms", "trimmed_mean_ms")})
     row.update(ci95_low_ms=s["ci95_low_ms"], ci95_high_ms=s["ci95_high_ms"])
@@ -139,10 +143,7 @@ class ResultsDB:
         except (OSError, sqlite3.Error) as e:
             raise UsageError(f"cannot open results DB {self.path}: {e}") from None
         try:
-            self._con.execute("PRAGMA journal_mode=WAL")
-            self._con.execute("PRAGMA synchronous=NORMAL")
-            self._write(self._migrate)
-            check = self._con.execute("PRAGMA quick_check").fetchone()[0]
+            check = self._open(timeout_s)
         except sqlite3.DatabaseError as e:
             self._con.close()
             raise self._corrupt(e) from None
@@ -152,6 +153,25 @@ class ResultsDB:
         if check != "ok":
             self._con.close()
             raise self._corrupt(check)
+
+    def _open(self, timeout_s: float) -> str:
+        """WAL mode, the migrations and a quick check; the integrity verdict.
+
+        Two processes opening a new file at once can get SQLITE_BUSY without the busy handler being asked
+        (switching to WAL wants an exclusive lock while the other one migrates), so a busy open is retried
+        until the timeout instead of being reported as a damaged file.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self._con.execute("PRAGMA journal_mode=WAL")
+                self._con.execute("PRAGMA synchronous=NORMAL")
+                self._write(self._migrate)
+                return self._con.execute("PRAGMA quick_check").fetchone()[0]
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _migrate(self) -> None:
         """Bring the file to :data:`SCHEMA_VERSION` (inside the write lock, so two openers cannot race).
@@ -188,8 +208,10 @@ class ResultsDB:
             self._con.execute("ROLLBACK")
             raise
 
-    def insert(self, record: Mapping[str, Any], *, key: str | None = None, sweep_id: str | None = None) -> int:
-        """Validate ``record`` against the schema and store it; returns the row id.
+    def insert(
+        self, record: Mapping[str, Any], *, key: str | None = None, sweep_id: str | None = None, once: bool = False
+    ) -> int | None:
+        """Validate ``record`` against the schema and store it; returns the row id (None: ``once`` and stored).
 
         Only measurements are stored: a published figure or a prediction (schema ``source``) is refused, so
         nothing downstream can take one for a measurement of yours. A record from a cloud job (its ``job``
@@ -204,8 +226,9 @@ class ResultsDB:
         sql = f"INSERT INTO results ({', '.join(_NAMES)}) VALUES ({', '.join('?' * len(_NAMES))})"
         job = record.get("job")
 
-        def write() -> int:
-            row_id = int(self._con.execute(sql, row).lastrowid)
+        def write() -> int | None:
+            stored = once and self._con.execute("SELECT 1 FROM results WHERE run_key = ? LIMIT 1", (row[0],)).fetchone()
+            row_id = None if stored else int(self._con.execute(sql, row).lastrowid)
             if job:
                 self._set_job_state(job["service"], job["id"], "stored", None)
             return row_id
@@ -214,6 +237,14 @@ class ResultsDB:
             return self._write(write)
         except sqlite3.DatabaseError as e:
             raise self._corrupt(e) from None
+
+    def insert_once(self, record: Mapping[str, Any], *, key: str, sweep_id: str | None = None) -> int | None:
+        """Store ``record`` unless a measurement with this :func:`run_key` is stored already; None if it was.
+
+        The check and the insert are one write transaction (``BEGIN IMMEDIATE``), so two sweeps of the same
+        request writing at once store it once: the second writer waits for the first and then sees its row.
+        """
+        return self.insert(record, key=key, sweep_id=sweep_id, once=True)
 
     def has(self, key: str) -> bool:
         """True when a measurement with this :func:`run_key` is stored (sweeps skip it on resume)."""

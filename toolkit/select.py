@@ -23,6 +23,7 @@ from typing import Any
 
 from toolkit.cost import count
 from toolkit.errors import ToolkitError, UsageError
+from toolkit.profile.intervals import flags_of, stated_interval
 from toolkit.records import DEFAULT_DELEGATE, FILL_HINT, config_key, filter_records, latest_records, source_of
 from toolkit.variants import Variant, parse_name, published_variants
 
@@ -31,6 +32,7 @@ __all__ = [
     "Confirmation",
     "Selection",
     "confirm_pick",
+    "flagged_choices",
     "gather_records",
     "load_accuracy",
     "load_records",
@@ -155,8 +157,8 @@ def _measured(r: Mapping[str, Any], metric: str, user_acc: Mapping[str, float]) 
     device, runtime, precision, delegate = config_key(r)
     if source_of(r) == "predicted":  # a saved prediction (e.g. `sweep --sample`'s file): its interval bounds it
         central, low, bound = s["median_ms"], r["prediction"]["low_ms"], r["prediction"]["high_ms"]
-    elif metric == "median":
-        central, low, bound = s["median_ms"], s["ci95_low_ms"], s["ci95_high_ms"]
+    elif metric == "median":  # the stated interval: between rounds where the host measured in rounds
+        central, (low, bound) = s["median_ms"], stated_interval(r)
     else:
         central = low = bound = s["p90_ms"]
     acc, src = accuracy_of(v, precision, user_acc)
@@ -247,6 +249,21 @@ def select(
     fastest = min(cands, key=lambda c: (c.bound_ms, c.predicted, c.macs))
     return Selection(budget_ms, metric, fits[0] if fits else None, tuple(fits[1 : 1 + runners_up]),
                      pareto_frontier(cands), fastest, tuple(cands))  # fmt: skip
+
+
+def flagged_choices(sel: Selection, records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """One line per shown choice (pick, runners-up) whose measurement is flagged busy or bimodal."""
+    latest = {(r["artifact"].get("variant"), config_key(r)): r for r in latest_records(records)}
+    out = []
+    for role, c in [("pick", sel.pick), *(("runner-up", c) for c in sel.runners_up)]:
+        if c is None or c.predicted or c.published:
+            continue
+        rec = latest.get((c.name, (c.device, c.runtime, c.precision, c.delegate)))
+        flags = flags_of(rec) if rec is not None else []
+        if flags:
+            out.append(f"the {role} {c.name} ({c.where}) leans on a measurement flagged {', '.join(flags)}: "
+                       "re-measure it on a quiet machine before trusting the budget check")  # fmt: skip
+    return out
 
 
 def records_from_db(path: str | Path | None = None) -> list[dict[str, Any]]:

@@ -17,17 +17,24 @@ _DEVICE_HELP = ("host, android[:SERIAL], android:all, ios[:UDID] or aihub:NAME; 
                 "devices at once.")  # fmt: skip
 _PARALLEL_HELP = "Devices measured at once (0 = all); each device's own measurements stay one at a time."
 _THREADS_HELP = "N, 0 = runtime default, or auto = fastest of 1..cores (host; phones use their default)."
+_ROUNDS_HELP = "Host: split the timed runs over R rounds interleaved across the artifacts (phones: one launch each)."
+_WAIT_HELP = "If another measurer holds a device (or this host), wait for it; --no-wait: exit 75 at once."
+
+
+def _say(line: str) -> None:
+    err_console.print(f"[yellow]{escape(line)}[/]", highlight=False)
 
 
 def _config(
-    threads: int, warmup: int, iterations: int, duration: float | None, cooldown: float, max_temp: float | None
-):
+    threads: int, warmup: int, iterations: int, duration: float | None, cooldown: float, max_temp: float | None,
+    rounds: int = 5,
+):  # fmt: skip
     from toolkit.errors import UsageError
     from toolkit.profile.protocol import ProfileConfig
 
     try:
         return ProfileConfig(threads=threads, warmup=warmup, iterations=iterations, duration_s=duration,
-                             cooldown_s=cooldown, max_temp_c=max_temp)  # fmt: skip
+                             cooldown_s=cooldown, max_temp_c=max_temp, rounds=rounds)  # fmt: skip
     except ValueError as e:
         raise UsageError(str(e)) from None
 
@@ -36,15 +43,21 @@ def _print_record(rec: dict) -> None:
     s, cfg = rec["stats"], rec["config"]
     how = ", autotuned" if cfg.get("threads_chosen_by") == "autotune" else ""
     source = {"service_samples": ", timed by the service", "service_estimate": ", the service's estimate only"}
+    from toolkit.profile.intervals import stated_interval
+
     first = rec.get("first_inference_ms")
+    low, high = stated_interval(rec)
+    rounds = rec.get("rounds")
+    over = f" over {rounds['rounds']} rounds" if rounds else ""
+    memory = _memory(rec)
     console.print(
         f"[bold]{rec['artifact']['file']}[/] on {rec['device']['name']} ({rec['runtime']['name']} "
         f"{rec['runtime']['version']}, {cfg['threads'] or 'default'} threads{how}, n={s['n']}"
         f"{source.get(rec.get('latency_source'), '')})\n"
-        f"  median {s['median_ms']:.3f} ms  95% CI [{s['ci95_low_ms']:.3f}, {s['ci95_high_ms']:.3f}]  "
+        f"  median {s['median_ms']:.3f} ms  95% CI [{low:.3f}, {high:.3f}]{over}  "
         f"p90 {s['p90_ms']:.3f}  mean {s['mean_ms']:.3f} ± {s['std_ms']:.3f}  min {s['min_ms']:.3f}  "
         f"trimmed {s['trimmed_mean_ms']:.3f}\n  load {rec['load_ms'] or 0:.1f} ms  first inference "
-        f"{'–' if first is None else f'{first:.2f} ms'}  peak memory +{rec['peak_memory_mb'] or 0:.1f} MB",
+        f"{'–' if first is None else f'{first:.2f} ms'}  peak memory {memory}",
         highlight=False,
     )
     if cfg.get("threads_tuning_ms"):
@@ -54,6 +67,16 @@ def _print_record(rec: dict) -> None:
         console.print(f"  {rec['job']['service']} job {rec['job']['id']}: {rec['job'].get('url')}", highlight=False)
     for note in rec.get("notes") or []:
         err_console.print(f"[yellow]{note}[/]", highlight=False)
+
+
+def _memory(rec: dict) -> str:
+    """``+34.5 MB (fresh process; planned buffers 0.6 MB)``: the figure, how it was taken, what the runtime says."""
+    peak = rec.get("peak_memory_mb")
+    how = {"fresh_process_hwm": "fresh process", "fresh_process_hwm_unreset": "fresh process, unreset mark",
+           "in_process_rss_growth": "growth in process"}.get(rec.get("peak_memory_method"), "")  # fmt: skip
+    own = "; ".join(f"{k.replace('_', ' ')} {v:.1f} MB" for k, v in (rec.get("runtime_memory_mb") or {}).items())
+    detail = "; ".join(x for x in (how, own) if x)
+    return ("–" if peak is None else f"+{peak:.1f} MB") + (f" ({detail})" if detail else "")
 
 
 def print_ops(prof, top: int = 10) -> None:
@@ -93,6 +116,8 @@ def profile(
     ops: bool = typer.Option(False, "--ops/--no-ops", help="Also show where time goes per operator (host, aihub)."),
     ops_json: Path = typer.Option(None, "--json", help="With --ops: write the per-operator profiles to FILE."),
     max_parallel: int = typer.Option(0, "--max-parallel", help=_PARALLEL_HELP),
+    rounds: int = typer.Option(5, "--rounds", help=_ROUNDS_HELP),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help=_WAIT_HELP),
 ) -> None:
     """Measure artifacts on one or more devices with the harness protocol, print and store the records."""
     from toolkit.errors import UsageError
@@ -103,7 +128,7 @@ def profile(
     from toolkit.results import default_db_path
 
     n_threads = parse_threads(threads)
-    cfg = _config(n_threads or 0, warmup, iterations, duration, cooldown, max_temp)
+    cfg = _config(n_threads or 0, warmup, iterations, duration, cooldown, max_temp, rounds)
     specs = expand_specs(device)
     for kind in dict.fromkeys(device_kind(s) for s in specs):
         check_ops_request(artifacts, kind, ops, ops_json)  # refuse before measuring, never a fake table
@@ -120,7 +145,7 @@ def profile(
             print_ops(profiles[-1])
 
     outcomes = profile_artifacts(artifacts, specs, cfg, n_threads, db_path, max_parallel=max_parallel,
-                                 on_record=landed, on_status=_status)  # fmt: skip
+                                 on_record=landed, on_status=_status, wait=wait, say=_say)  # fmt: skip
     if db_path is not None:
         console.print(f"stored {sum(len(o.measured) for o in outcomes)} record(s) in {db_path}")
     if ops_json is not None:
@@ -157,6 +182,11 @@ def print_devices(outcomes, *, always: bool = False, details: bool = True) -> No
             err_console.print(f"  [dim]skipped {escape(line)}[/]", highlight=False)
         for line in o.pending:
             err_console.print(f"  [yellow]still running[/] {escape(line)}", highlight=False)
+    if bad and all(o.lock_busy for o in bad):
+        from toolkit.profile.lock import LockBusyError
+
+        raise LockBusyError(bad[0].error if len(bad) == 1 else f"{len(bad)} device(s) busy with another measurer "
+                            "(listed above); not waiting (--no-wait)")  # fmt: skip
     if bad:
         raise ToolkitError(f"{len(bad)} of {len(outcomes)} device(s) did not finish cleanly (listed above); "
                            "finished results are stored, and re-running the command resumes")  # fmt: skip
@@ -198,6 +228,8 @@ def sweep(
         "rest from other devices' data (see docs/selecting.md).",
         metavar="K",
     ),
+    rounds: int = typer.Option(5, "--rounds", help=_ROUNDS_HELP),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help=_WAIT_HELP),
 ) -> None:
     """Build, verify and profile every α × ρ × target × precision (resumable), then write the report."""
     from toolkit.profile.sweep import SweepConfig
@@ -209,8 +241,8 @@ def sweep(
         targets=tuple(t for t in (targets or "").replace(",", " ").split()), devices=tuple(device),
         max_parallel=max_parallel, weights=weights,
         precisions=tuple(precisions.replace(",", " ").split()), output_dir=output_dir, jobs=jobs, verify=verify,
-        threads=parse_threads(threads), profile=_config(0, warmup, iterations, duration, cooldown, max_temp),
-        sample=sample,
+        threads=parse_threads(threads), profile=_config(0, warmup, iterations, duration, cooldown, max_temp, rounds),
+        sample=sample, wait_for_lock=wait,
     )  # fmt: skip
     run_with_progress(cfg, db, report_dir)
     if sample is not None:
@@ -243,17 +275,27 @@ def report(
 def compare(
     baseline: Path = typer.Argument(..., help="Baseline results: a DB or a JSON export."),
     candidate: Path = typer.Argument(..., help="Candidate results: a DB or a JSON export."),
-    tolerance: float = typer.Option(0.0, "--tolerance", help="Extra slack on the CI, e.g. 0.05 = 5%."),
+    tolerance: float = typer.Option(
+        0.05, "--tolerance", help="Smallest slowdown that counts as a regression (0.05 = 5%)."
+    ),
 ) -> None:
-    """Exit 1 when a variant got slower beyond its 95% confidence interval (a CI regression gate)."""
-    from toolkit.errors import ToolkitError
+    """Exit 1 naming every variant that got slower (significant between runs and beyond --tolerance)."""
+    from toolkit.errors import ToolkitError, UsageError
     from toolkit.report import compare_records
     from toolkit.results import load_records
 
-    rows = compare_records(load_records(baseline), load_records(candidate), tolerance)
-    bad = print_comparison(rows)
+    if tolerance < 0:
+        raise UsageError(f"--tolerance must be >= 0, got {tolerance}")
+    base, cand = load_records(baseline), load_records(candidate)
+    rows = compare_records(base, cand, tolerance)
+    if not any(c.test is not None for c in rows):
+        raise UsageError(f"nothing in common between {baseline} ({len(base)} records) and {candidate} "
+                         f"({len(cand)} records): compare pairs device kind, variant, runtime, precision, "
+                         "delegate and threads")  # fmt: skip
+    bad = print_comparison(rows, tolerance)
     if bad:
-        raise ToolkitError(f"{bad} variant(s) slower beyond their 95% CI (see the table above)")
+        names = ", ".join(f"{c.label} ({c.ratio - 1:+.1%})" for c in bad)
+        raise ToolkitError(f"{len(bad)} variant(s) slower: {names}")
 
 
 def run_with_progress(cfg, db: Path | None, report_dir: Path) -> None:
@@ -276,7 +318,7 @@ def run_with_progress(cfg, db: Path | None, report_dir: Path) -> None:
             if label:
                 bar.update(tasks[phase], advance=0 if status else 1, item=label)
 
-        outcome = run_sweep(cfg, store, progress=step)
+        outcome = run_sweep(cfg, store, progress=step, say=_say)
         records = store.records()
     print_measured(outcome.measured)
     console.print(f"{len(outcome.measured)} measured, {outcome.already} already in the DB, of {outcome.total}")
@@ -301,33 +343,56 @@ def print_measured(records: list[dict]) -> None:
         return
     from rich.table import Table
 
+    from toolkit.profile.intervals import stated_interval
+
     table = Table(title="measured in this sweep")
-    for name in ("variant", "target", "median ms [95% CI]", "threads", "autotune ms per count"):
+    for name in ("variant", "target", "median ms [95% CI]", "threads", "autotune ms per count", "flags"):
         table.add_column(name, no_wrap=name != "autotune ms per count")
+    flagged: dict[str, int] = {}
     for rec in records:
         s, cfg, art = rec["stats"], rec["config"], rec["artifact"]
         how = " (autotuned)" if cfg.get("threads_chosen_by") == "autotune" else ""
         tuned = " · ".join(f"{n}: {ms:.3f}" for n, ms in (cfg.get("threads_tuning_ms") or {}).items())
+        low, high = stated_interval(rec)
+        for f in rec.get("flags") or ():
+            flagged[f] = flagged.get(f, 0) + 1
         table.add_row((art.get("variant") or art["file"]).removeprefix("mobilenet_v1-"),
                       f"{art.get('target') or ''} {art.get('precision') or ''}".strip() or "–",
-                      f"{s['median_ms']:.3f} [{s['ci95_low_ms']:.3f}, {s['ci95_high_ms']:.3f}]",
-                      f"{cfg['threads'] or 'default'}{how}", tuned or "–")  # fmt: skip
+                      f"{s['median_ms']:.3f} [{low:.3f}, {high:.3f}]",
+                      f"{cfg['threads'] or 'default'}{how}", tuned or "–",
+                      ", ".join(rec.get("flags") or ()) or "–")  # fmt: skip
     console.print(table)
+    why = {"busy": "other processes took more than a tenth of the machine while they were timed",
+           "bimodal": "their timings form two clusters"}  # fmt: skip
+    for flag, n in flagged.items():
+        err_console.print(f"[yellow]{n} measurement(s) flagged {flag}: {why.get(flag, flag)}; the report greys "
+                          "them[/]", highlight=False)  # fmt: skip
 
 
-def print_comparison(rows) -> bool:
-    """Print the compare table; True when something regressed."""
+def print_comparison(rows, tolerance: float = 0.05) -> list:
+    """Print the compare table and any warnings; return the regressed comparisons."""
     from rich.table import Table
 
-    table = Table("variant", "baseline ms [CI]", "candidate ms [CI]", "ratio", "status")
+    from toolkit.report.compare import common_shift, flagged_rows
+
+    table = Table("variant", "baseline ms [interval]", "candidate ms [interval]", "ratio [95% CI]", "status")
     style = {"regressed": "bold red", "improved": "green", "same": "", "new": "cyan", "missing": "yellow"}
     for c in rows:
         b, k = c.baseline, c.candidate
-        fmt = lambda r: "–" if r is None else f"{r.median_ms:.3f} [{r.ci95_low_ms:.3f}, {r.ci95_high_ms:.3f}]"  # noqa: E731
-        table.add_row(c.label, fmt(b), fmt(k), f"{c.ratio:.3f}" if c.ratio else "–",
-                      f"[{style[c.status]}]{c.status}[/]" if style[c.status] else c.status)  # fmt: skip
+        fmt = lambda r: "–" if r is None else f"{r.median_ms:.3f} [{r.low_ms:.3f}, {r.high_ms:.3f}]"  # noqa: E731
+        ratio = f"{c.test.ratio:.3f} [{c.test.low:.3f}, {c.test.high:.3f}]" if c.test else "–"
+        status = c.status + (" ⚑" if c.flags else "")
+        status = f"[{style[c.status]}]{status}[/]" if style[c.status] else status
+        table.add_row(escape(c.label), fmt(b), fmt(k), ratio, status)
     console.print(table)
+    for line in flagged_rows(rows):
+        err_console.print(f"[yellow]⚑ leans on a flagged record: {escape(line)}[/]", highlight=False)
+    shift = common_shift(rows, tolerance)
+    if shift:
+        err_console.print(f"[yellow]{escape(shift)}[/]", highlight=False)
     bad = [c for c in rows if c.status == "regressed"]
     if not bad:
-        console.print("[green]no regressions[/]")
-    return len(bad)
+        n = sum(c.test is not None for c in rows)
+        console.print(f"[green]no change[/]: {n} variant(s) compared, none slower by more than {tolerance:.0%} "
+                      "with a significant difference between the runs", highlight=False)  # fmt: skip
+    return bad

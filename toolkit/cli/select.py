@@ -66,7 +66,7 @@ def select(
 ) -> None:
     """The most accurate variant whose latency fits the budget, runners-up and the Pareto frontier (◆)."""
     from toolkit.errors import ToolkitError
-    from toolkit.select import confirm_pick, gather_records
+    from toolkit.select import confirm_pick, flagged_choices, gather_records
     from toolkit.select import select as choose
 
     recs, prior = gather_records(device, runtime, precision, delegate, db=db, files=records,
@@ -74,6 +74,8 @@ def select(
     sel = choose(recs, budget_ms, device, runtime, precision, metric, accuracy, include_predicted,
                  delegate=delegate, prior_records=prior)  # fmt: skip
     console.print(_table(sel))
+    for line in flagged_choices(sel, recs):
+        err_console.print(f"[yellow]⚑ {line}[/]", highlight=False)
     if sel.pick is None:
         raise ToolkitError(sel.message)  # no answer: exit 1 so scripts can tell
     console.print(sel.message, highlight=False, soft_wrap=True)

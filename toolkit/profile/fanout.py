@@ -66,6 +66,7 @@ class DeviceOutcome:
     pending: list[str] = field(default_factory=list)  # cloud jobs still running when stopped
     error: str | None = None
     interrupted: bool = False
+    lock_busy: bool = False  # another measurer held the device and we were told not to wait
 
     @property
     def label(self) -> str:
@@ -105,6 +106,7 @@ def measure_on(
     gets all its items at once; a local one goes through :func:`run_phone_sweep`'s rules: a refused
     artifact is a failure line and the rest go on, a vanished device ends the device's run.
     """
+    from toolkit.profile.intervals import annotate
     from toolkit.profile.threads import measure_with_threads, record_choice
     from toolkit.runtimes.base import RuntimeUnavailableError
 
@@ -113,12 +115,30 @@ def measure_on(
     out.already += len(items) - len(todo)
 
     def keep(item: Item, record: dict[str, Any]) -> dict[str, Any]:
-        if store is not None:
+        annotate(record)
+        if store is not None and item.key:  # a sweep's request: never the same key twice, even from two sweeps
+            if store.insert_once(record, key=item.key, sweep_id=sweep_id) is None:
+                out.already += 1
+                return record
+        elif store is not None:
             store.insert(record, key=item.key, sweep_id=sweep_id)
         out.measured.append(record)
         if on_record is not None:
             on_record(record)
         return record
+
+    rounds = getattr(device, "run_rounds", None)
+    if rounds is not None:  # the host: every artifact in interleaved rounds, in worker processes
+        from toolkit.profile.rounds import InterruptedMeasurementError
+
+        try:
+            res = rounds([it.path for it in todo], config, threads, stop=stop,
+                         on_record=lambda i, rec: keep(todo[i], rec))  # fmt: skip
+        except InterruptedMeasurementError:
+            out.interrupted = True
+            return out
+        out.failures += res.failures
+        return out
 
     batch = getattr(device, "run_batch", None)
     if batch is not None:
@@ -166,13 +186,18 @@ def run_device(
     sweep_id: str | None = None,
     on_record: Callable[[str, dict[str, Any]], None] | None = None,
     on_status: Callable[[str, str, str], None] | None = None,
+    wait: bool = True,
+    say: Callable[[str], None] | None = None,
 ) -> DeviceOutcome:
     """One device's whole run, in the calling thread, with its own DB connection.
 
     ``plan(device, description, outcome)`` returns the items to measure there (and may note unsupported
     ones on the outcome); ``on_record(spec, record)`` and ``on_status(spec, label, state)`` report progress.
+    The device's measurement lock (:mod:`toolkit.profile.lock`) is held while it measures: another measurer
+    of the same device is waited for (``say`` gets the line) or, with ``wait=False``, is this device's error.
     """
     from toolkit.profile.devices import get_device
+    from toolkit.profile.lock import LockBusyError, device_lock_name, measurement_lock
     from toolkit.results import ResultsDB
 
     out = DeviceOutcome(spec)
@@ -184,7 +209,10 @@ def run_device(
         out.name = description.get("name")
         items = plan(device, description, out)
         record = (lambda rec: on_record(spec, rec)) if on_record else None
-        measure_on(device, items, config, threads, store, out, sweep_id=sweep_id, on_record=record, stop=stop)
+        with measurement_lock(device_lock_name(description), wait=wait, say=say):
+            measure_on(device, items, config, threads, store, out, sweep_id=sweep_id, on_record=record, stop=stop)
+    except LockBusyError as e:
+        out.error, out.lock_busy = str(e), True
     except (ToolkitError, DeviceGoneError) as e:
         out.error = str(e)
     except Exception as e:  # a bug on one device must not take the others down: say what it was
@@ -272,12 +300,14 @@ def profile_artifacts(
     max_parallel: int = 0,
     on_record: Callable[[str, dict[str, Any]], None] | None = None,
     on_status: Callable[[str, str, str], None] | None = None,
+    wait: bool = True,
+    say: Callable[[str], None] | None = None,
 ) -> list[DeviceOutcome]:
     """Every artifact on every device (``toolkit profile``); records stored in ``db_path`` unless None."""
     items = [Item(Path(a).name, Path(a)) for a in artifacts]
 
     def work(spec: str, stop: threading.Event) -> DeviceOutcome:
         return run_device(spec, lambda *_: items, config, threads, db_path, stop, on_record=on_record,
-                          on_status=on_status)  # fmt: skip
+                          on_status=on_status, wait=wait, say=say)  # fmt: skip
 
     return fan_out(specs, work, max_parallel=max_parallel, db_path=db_path)

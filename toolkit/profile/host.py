@@ -1,4 +1,5 @@
-"""The host device: runs an artifact in its own host runtime and returns the shared result record.
+"""The host device: runs artifacts in their host runtimes (one worker process each, in rounds) and returns
+the shared result records.
 
 The environment fingerprint (CPU model, cores, OS, governor, Python, toolkit version) goes into the
 record's ``device`` block, which the schema leaves open, so a stored number always says where it came
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.profile.protocol import ProfileConfig
-from toolkit.profile.runner import Measurement, host_temperature_c, measure, profile_input
+from toolkit.profile.runner import Measurement, host_temperature_c
 from toolkit.profile.stats import summarize
 from toolkit.schemas import validate_record
 
@@ -115,7 +116,7 @@ def _import_runtime(artifact: Path) -> None:
 
 
 class HostDevice:
-    """This machine (``DeviceBackend`` with ``kind == "host"``): artifacts run in-process."""
+    """This machine (``DeviceBackend`` with ``kind == "host"``): artifacts run in worker processes, in rounds."""
 
     kind = "host"
 
@@ -127,17 +128,28 @@ class HostDevice:
 
     def run(self, artifact: Path, config: ProfileConfig) -> dict[str, Any]:
         """Measure ``artifact`` (its manifest must sit beside it); raises UsageError if it cannot load."""
-        from toolkit.runtimes import open_runner, read_manifest
+        from toolkit.errors import UsageError
+        from toolkit.profile.rounds import measure_host
 
         artifact = Path(artifact)
         if not artifact.exists():
-            from toolkit.errors import UsageError
-
             raise UsageError(f"artifact not found: {artifact}")
-        manifest = read_manifest(artifact)
-        _import_runtime(artifact)  # a first import of torch/executorch is not load time
-        x = profile_input(manifest)
-        m = measure(lambda: open_runner(artifact, threads=config.threads), x, config, read_temp=self.temperature_c)
-        record = build_record(m, self.describe(), artifact, manifest, config)
-        validate_record(record)
-        return record
+        res = measure_host([artifact], config, config.threads, read_temp=self.temperature_c)
+        if res.records[0] is None:
+            raise UsageError(res.failures[0].split(": ", 1)[1] if res.failures else f"could not measure {artifact}")
+        return res.records[0]
+
+    def run_rounds(
+        self,
+        artifacts: list[Path],
+        config: ProfileConfig,
+        threads: int | None,
+        *,
+        stop: Any = None,
+        on_record: Any = None,
+    ) -> Any:
+        """Every artifact in interleaved rounds (:func:`toolkit.profile.rounds.measure_host`); ``threads`` None
+        autotunes each. Returns a HostRun (records by position, failure lines)."""
+        from toolkit.profile.rounds import measure_host
+
+        return measure_host(artifacts, config, threads, stop=stop, on_record=on_record, read_temp=self.temperature_c)

@@ -70,7 +70,11 @@ def run_phone_sweep(
 
 @dataclass(frozen=True)
 class ProfileConfig:
-    """How to measure. ``threads=0`` means the runtime's default; ``duration_s`` overrides iterations."""
+    """How to measure. ``threads=0`` means the runtime's default; ``duration_s`` overrides iterations.
+
+    ``rounds``: the host splits the timed runs over this many rounds, interleaved with the other artifacts
+    of the same request (:mod:`toolkit.profile.rounds`); phones keep one artifact per app launch.
+    """
 
     threads: int = 0
     warmup: int = 10
@@ -80,6 +84,7 @@ class ProfileConfig:
     max_temp_c: float | None = None
     temp_wait_limit_s: float = 300.0
     delegate: str | None = None
+    rounds: int = 5
 
     def __post_init__(self) -> None:
         if self.threads < 0:
@@ -92,6 +97,8 @@ class ProfileConfig:
             raise ValueError(f"duration must be > 0 seconds, got {self.duration_s}")
         if self.cooldown_s < 0:
             raise ValueError(f"cooldown must be >= 0 seconds, got {self.cooldown_s}")
+        if self.rounds < 1:
+            raise ValueError(f"rounds must be >= 1, got {self.rounds}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,4 +1,4 @@
-"""The measurement loop, in one place: every host number comes out of :func:`measure`.
+"""The measurement loop, in one place: every timed run of the host goes through :func:`_timed_loop`.
 
 Order of one measurement (the Android and iOS apps follow the same order, see protocol.py):
 cooldown pause → thermal gate → load (timed) → first inference (timed apart, it pays for lazy
@@ -6,10 +6,11 @@ allocation and kernel selection) → ``warmup`` untimed runs → ``iterations`` 
 fit in ``duration_s``) → temperature after. Each timed run is bracketed by two ``perf_counter_ns``
 reads and nothing else, so the harness adds ~100 ns per inference (benchmarks/bench_harness.py).
 
-Peak memory is the growth of the resident set over the pre-load baseline: current RSS is read from
-``/proc/self/statm`` after load, after the first inference and after the loop, and the process
-high-water mark (``getrusage``) is used when it rose during the measurement. No tracemalloc: it
-would slow every allocation and miss native (runtime) memory anyway.
+:func:`measure` runs that order for one artifact in this process (a library call). The host device itself
+measures through :mod:`toolkit.profile.rounds`: the same loop, sliced into interleaved rounds, in one
+worker process per runtime, with load, first inference and peak memory from a fresh process per artifact
+(:mod:`toolkit.profile.memory`). :func:`measure`'s own peak memory is the growth of this process's resident
+set over the pre-load baseline, which an allocator that reuses freed pages can hide.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Two phases, so builds never disturb timings: first every missing artifact is exported through the
 export pipeline (its cache makes a re-run free; ``jobs`` processes build variants side by side), then
-the artifacts are measured one at a time on the device and each record is stored the moment it exists.
+the artifacts are measured (on a phone one at a time, on the host all together in interleaved rounds,
+:mod:`toolkit.profile.rounds`) and each record is stored the moment it exists.
 A combination whose artifact is unchanged and whose measurement (same artifact sha256, device and
 protocol, see :func:`toolkit.results.run_key`) is already in the DB is skipped, so a killed sweep
 simply continues when re-run with the same arguments.
@@ -102,6 +103,7 @@ class SweepConfig:
     jobs: int = 1
     threads: int | None = None  # measurement threads: N, 0 = runtime default, None = autotune (host)
     sample: int | None = None  # measure only this many variants, spread over the grid (toolkit.sampling)
+    wait_for_lock: bool = True  # another measurer on a device: wait for it (False: that device fails at once)
 
     def __post_init__(self) -> None:
         from toolkit.export.base import validate_precision, validate_target
@@ -246,7 +248,13 @@ def _build_all(todo: dict[tuple[float, int], list[Combo]], cfg: SweepConfig, ste
     return built
 
 
-def run_sweep(cfg: SweepConfig, db: ResultsDB, *, progress: Callable[..., None] | None = None) -> SweepOutcome:
+def run_sweep(
+    cfg: SweepConfig,
+    db: ResultsDB,
+    *,
+    progress: Callable[..., None] | None = None,
+    say: Callable[[str], None] | None = None,
+) -> SweepOutcome:
     """Build, verify, profile and store every planned combination that is not stored yet, on every device.
 
     ``progress(phase, total, label)`` is called with ``label == ""`` when a phase starts and once per
@@ -254,7 +262,11 @@ def run_sweep(cfg: SweepConfig, db: ResultsDB, *, progress: Callable[..., None] 
     counting. Every device is checked first (one unusable device is that device's failure; all unusable
     raises). A device that vanishes mid-sweep is that device's ``error``; with one device,
     ``outcome.stopped_early`` says why, and everything measured until then is already in the DB.
+    Building holds the host's measurement lock (it would disturb anyone timing here) and each device is
+    measured under its own (:mod:`toolkit.profile.lock`); ``say`` gets the line when the sweep waits for one.
     """
+    from toolkit.profile.lock import measurement_lock
+
     report = progress or (lambda phase, total, label, status=False: None)
     specs = expand_specs(cfg.device_specs)
     combos = plan(cfg)
@@ -272,7 +284,9 @@ def run_sweep(cfg: SweepConfig, db: ResultsDB, *, progress: Callable[..., None] 
             todo.setdefault((c.alpha, c.resolution), []).append(c)
     n_build = sum(len(v) for v in todo.values())
     report("build", n_build, "")
-    for c, res in _build_all(todo, cfg, lambda label: report("build", n_build, label)).items():
+    with measurement_lock("host" if n_build else None, wait=cfg.wait_for_lock, say=say):
+        built = _build_all(todo, cfg, lambda label: report("build", n_build, label))
+    for c, res in built.items():
         if isinstance(res, Path):
             ready.append((c, res))
         elif "does not support precision" in res or "MissingDependencyError" in res:
@@ -280,7 +294,7 @@ def run_sweep(cfg: SweepConfig, db: ResultsDB, *, progress: Callable[..., None] 
         else:
             out.failures.append(f"{c}: build failed: {res}")
     ready.sort(key=lambda cp: combos.index(cp[0]))
-    out.devices = broken + _profile_devices(list(usable), [(c, p) for c, p in ready], combos, cfg, db, report)
+    out.devices = broken + _profile_devices(list(usable), [(c, p) for c, p in ready], combos, cfg, db, report, say)
     out.devices.sort(key=lambda o: specs.index(o.spec))
     _merge(out, len(specs))
     return out
@@ -314,7 +328,7 @@ def _check_devices(specs: list[str], db: ResultsDB) -> tuple[dict[str, str], lis
     return usable, broken
 
 
-def _profile_devices(specs, ready, combos, cfg, db, report) -> list[DeviceOutcome]:
+def _profile_devices(specs, ready, combos, cfg, db, report, say=None) -> list[DeviceOutcome]:
     """Measure ``ready`` on every device at once (threads), each with its own DB connection."""
     from toolkit.profile.fanout import fan_out, run_device
     from toolkit.runtimes import read_manifest
@@ -343,7 +357,7 @@ def _profile_devices(specs, ready, combos, cfg, db, report) -> list[DeviceOutcom
 
     def work(spec: str, stop: Any) -> DeviceOutcome:
         return run_device(spec, plan_for, cfg.profile, cfg.threads, db.path, stop, sweep_id=sweep_id,
-                          on_record=landed, on_status=status)  # fmt: skip
+                          on_record=landed, on_status=status, wait=cfg.wait_for_lock, say=say)  # fmt: skip
 
     return fan_out(specs, work, max_parallel=cfg.max_parallel, db_path=db.path)
 

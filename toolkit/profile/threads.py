@@ -161,10 +161,13 @@ def measure_with_threads(device: Any, artifact: str | Path, config: Any, threads
     """
     from toolkit.profile.host import validate_record
 
-    if threads is None and device.kind == "host":
-        choice = autotune(artifact)
-        record = device.run(artifact, dataclasses.replace(config, threads=choice.threads))
-        record_choice(record, "autotune", choice)
+    if threads is None and hasattr(device, "run_rounds"):  # the host tunes in its worker process
+        from toolkit.errors import UsageError
+
+        res = device.run_rounds([Path(artifact)], config, None)
+        if res.records[0] is None:
+            raise UsageError(res.failures[0].split(": ", 1)[1] if res.failures else f"could not measure {artifact}")
+        record = res.records[0]
     else:
         record = device.run(artifact, dataclasses.replace(config, threads=threads or 0))
         record_choice(record, "user" if threads else "runtime_default")

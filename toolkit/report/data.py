@@ -39,6 +39,14 @@ class Row:
     peak_memory_mb: float | None
     timestamp: str
     latency_source: str = "harness"  # or a cloud service's: service_samples, service_estimate (one number)
+    low_ms: float = 0.0  # the stated interval (toolkit.profile.intervals.stated_interval): rounds ∪ bootstrap
+    high_ms: float = 0.0
+    se_log: float = 0.0  # its standard error of log(median) and degrees of freedom (the compare gate's input)
+    dof: int = 200
+    flags: tuple[str, ...] = ()  # busy, bimodal: the report greys the row, select and compare warn
+    autotuned: bool = False
+    artifact_file: str = ""
+    sha256: str | None = None
 
     @property
     def gmacs_per_s(self) -> float | None:
@@ -51,16 +59,21 @@ class Row:
 
     @property
     def match_key(self) -> tuple[Any, ...]:
-        """What ``compare`` pairs across two result sets (host name left out: CI machines change it)."""
-        return (self.device_kind, self.variant, self.runtime, self.precision, self.delegate, self.threads)
+        """What ``compare`` pairs across two result sets (host name left out: CI machines change it).
+
+        An autotuned row pairs as ``auto``: the tuner's pick may differ between runs, and the question is
+        whether the best this runtime could do got slower."""
+        threads = "auto" if self.autotuned else self.threads
+        return (self.device_kind, self.variant, self.runtime, self.precision, self.delegate, threads)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "gmacs_per_s": self.gmacs_per_s}
+        return {**asdict(self), "flags": ",".join(self.flags), "gmacs_per_s": self.gmacs_per_s}
 
 
 def _row(rec: Mapping[str, Any]) -> Row:
     from toolkit.cost import count
     from toolkit.errors import UsageError
+    from toolkit.profile.intervals import flags_of, se_log, stated_interval
     from toolkit.variants import parse_name
 
     a, d, rt, s = rec["artifact"], rec["device"], rec["runtime"], rec["stats"]
@@ -72,6 +85,7 @@ def _row(rec: Mapping[str, Any]) -> Row:
         top1 = v.accuracy.top1 if v.accuracy else None
     except UsageError:
         pass
+    (low, high), (se, dof) = stated_interval(rec), se_log(rec)
     return Row(
         device=str(d.get("name")), device_kind=d["kind"], runtime=rt["name"], runtime_version=rt["version"],
         target=a.get("target") or rt["name"], precision=a.get("precision") or "?", delegate=rt.get("delegate"),
@@ -81,6 +95,8 @@ def _row(rec: Mapping[str, Any]) -> Row:
         min_ms=s["min_ms"], trimmed_mean_ms=s["trimmed_mean_ms"], load_ms=rec.get("load_ms"),
         first_inference_ms=rec.get("first_inference_ms"), peak_memory_mb=rec.get("peak_memory_mb"),
         timestamp=rec["timestamp"], latency_source=rec.get("latency_source") or "harness",
+        low_ms=low, high_ms=high, se_log=se, dof=dof, flags=tuple(flags_of(rec)),
+        autotuned=rec["config"].get("threads_chosen_by") == "autotune", artifact_file=a["file"], sha256=a.get("sha256"),
     )  # fmt: skip
 
 

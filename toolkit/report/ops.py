@@ -14,7 +14,8 @@ from typing import Any
 
 from toolkit.profile.ops import OpProfile, OpsProfile
 
-__all__ = ["OPS_COLS", "ops_chart", "ops_html", "ops_markdown", "ops_rows", "ops_summary", "record_ops", "records_ops"]
+__all__ = ["OPS_COLS", "ops_anchor", "ops_chart", "ops_html", "ops_markdown", "ops_rows", "ops_summary", "record_ops",
+           "records_ops"]  # fmt: skip
 
 OPS_COLS = ("op type", "ops", "µs / inference", "share")
 _MAX_TYPES = 9  # legend entries before the rest is drawn as "other"
@@ -70,12 +71,18 @@ def ops_summary(prof: OpsProfile) -> str:
     return f"{line} {prof.note}." if prof.note else line
 
 
+def ops_anchor(artifact: str) -> str:
+    """The HTML/Markdown anchor of an artifact's per-operator section (the report's findings link to it)."""
+    return "ops-" + "".join(c if c.isalnum() or c in "-_." else "-" for c in artifact)
+
+
 def ops_markdown(profiles: Sequence[OpsProfile], chart_rel: str | None) -> list[str]:
     out = ["## Where time goes, per operator", ""]
     if chart_rel:
         out += [f"![per-operator time]({chart_rel})", ""]
     for prof in profiles:
-        out += [f"### {prof.label} ({prof.artifact})", "", ops_summary(prof), ""]
+        out += [f'<a id="{ops_anchor(prof.artifact)}"></a>', "", f"### {prof.label} ({prof.artifact})", ""]
+        out += [ops_summary(prof), ""]
         out += ["| " + " | ".join(OPS_COLS) + " |", "|" + "---|" * len(OPS_COLS)]
         out += ["| " + " | ".join(cells) + " |" for cells in ops_rows(prof)] + [""]
     return out
@@ -87,7 +94,8 @@ def ops_html(profiles: Sequence[OpsProfile], chart_b64: str | None) -> list[str]
     if chart_b64:
         parts.append(f"<img alt='per-operator time' src='data:image/png;base64,{chart_b64}'>")
     for prof in profiles:
-        parts.append(f"<h3>{e(prof.label)} ({e(prof.artifact)})</h3><p class=note>{e(ops_summary(prof))}</p><table>")
+        parts.append(f"<h3 id='{e(ops_anchor(prof.artifact))}'>{e(prof.label)} ({e(prof.artifact)})</h3>"
+                     f"<p class=note>{e(ops_summary(prof))}</p><table>")  # fmt: skip
         parts.append("<tr>" + "".join(f"<th>{e(c)}</th>" for c in OPS_COLS) + "</tr>")
         parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in cells) + "</tr>" for cells in ops_rows(prof)]
         parts.append("</table>")

@@ -50,7 +50,17 @@ def _label(group: tuple[str, str, str]) -> str:
 
 
 def heatmap(rows: Sequence[Row]) -> bytes | None:
-    """Median latency (ms) over α × ρ, one panel per group with at least one grid variant."""
+    """Median latency (ms) over α × ρ, one panel per group with at least one grid variant.
+
+    A red frame marks a point that breaks the expected ordering (:mod:`toolkit.report.findings`); a flagged
+    measurement (busy, bimodal) is written in grey with a ``*``.
+    """
+    from matplotlib.patches import Rectangle
+
+    from toolkit.report.findings import anomalous_files, monotonicity
+
+    odd = anomalous_files(monotonicity(rows))
+    marked = False
     groups = {g: [r for r in rs if r.alpha is not None] for g, rs in group_rows(rows).items()}
     groups = {g: rs for g, rs in groups.items() if rs}
     if not groups:
@@ -65,8 +75,10 @@ def heatmap(rows: Sequence[Row]) -> bytes | None:
         alphas = sorted({r.alpha for r in rs}, reverse=True)
         ress = sorted({r.resolution for r in rs}, reverse=True)
         grid = [[float("nan")] * len(ress) for _ in alphas]
+        cell = {}
         for r in rs:
             grid[alphas.index(r.alpha)][ress.index(r.resolution)] = r.median_ms
+            cell[(alphas.index(r.alpha), ress.index(r.resolution))] = r
         im = ax.imshow(grid, cmap="viridis_r", aspect="auto")
         ax.set_xticks(range(len(ress)), [str(x) for x in ress])
         ax.set_yticks(range(len(alphas)), [f"{a:g}" for a in alphas])
@@ -77,9 +89,17 @@ def heatmap(rows: Sequence[Row]) -> bytes | None:
         for i, row in enumerate(grid):
             for j, v in enumerate(row):
                 if v == v:
-                    ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=8,
-                            color="white" if v > 0.5 * vmax else "black")  # fmt: skip
+                    r = cell[(i, j)]
+                    color = "#9a9a9a" if r.flags else "white" if v > 0.5 * vmax else "black"
+                    ax.text(j, i, f"{v:.2f}{'*' if r.flags else ''}", ha="center", va="center", fontsize=8,
+                            color=color)  # fmt: skip
+                    if r.artifact_file in odd:
+                        ax.add_patch(Rectangle((j - 0.47, i - 0.47), 0.94, 0.94, fill=False, ec="red", lw=2))
+                    marked = marked or bool(r.flags) or r.artifact_file in odd
         fig.colorbar(im, ax=ax, label="median latency (ms)", shrink=0.8)
+    if marked:
+        fig.supxlabel("red frame: faster than a smaller variant beyond both intervals (see Findings); "
+                      "* flagged busy or bimodal", fontsize=8)  # fmt: skip
     return _png(fig)
 
 

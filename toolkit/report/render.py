@@ -19,6 +19,7 @@ from typing import Any
 
 from toolkit.profile.ops import OpsProfile
 from toolkit.report.data import Row, group_rows, to_rows
+from toolkit.report.findings import OPS_HOWTO, anomalous_files, finding_lines, monotonicity
 from toolkit.report.ops import ops_chart, ops_html, ops_markdown, records_ops
 
 __all__ = ["FORMATS", "render_csv", "render_html", "render_markdown", "write_report"]
@@ -32,10 +33,11 @@ def _f(x: float | None, spec: str = ".3f") -> str:
     return "–" if x is None else format(x, spec)
 
 
-def _cells(r: Row) -> list[str]:
+def _cells(r: Row, anomalous: set[str] = frozenset()) -> list[str]:
     estimate = " ≈" if r.latency_source == "service_estimate" else ""  # one service figure, no samples behind it
-    return [r.variant + estimate, _f(r.macs / 1e6 if r.macs else None, ".0f"), _f(r.median_ms),
-            f"{r.ci95_low_ms:.3f}–{r.ci95_high_ms:.3f}", _f(r.p90_ms), f"{r.mean_ms:.3f} ± {r.std_ms:.3f}",
+    marks = (" ⚠" if r.artifact_file in anomalous else "") + "".join(f" ⚑{f}" for f in r.flags)
+    return [r.variant + estimate + marks, _f(r.macs / 1e6 if r.macs else None, ".0f"), _f(r.median_ms),
+            f"{r.low_ms:.3f}–{r.high_ms:.3f}", _f(r.p90_ms), f"{r.mean_ms:.3f} ± {r.std_ms:.3f}",
             _f(r.min_ms), _f(r.trimmed_mean_ms), _f(r.gmacs_per_s, ".1f"), _f(r.top1, ".1f"), _f(r.load_ms, ".1f"),
             _f(r.first_inference_ms, ".2f"), _f(r.peak_memory_mb, ".1f")]  # fmt: skip
 
@@ -59,10 +61,45 @@ def _summary(rows: Sequence[Row], records: Sequence[Mapping[str, Any]]) -> list[
         "Devices: " + "; ".join(devices.values()),
         "Protocol: batch 1, "
         + ", ".join(f"{t or 'default'} threads × {n} timed runs" for t, n in cfgs)
-        + f"{chosen}; 95% CI of the median by bootstrap (1000 resamples, SplitMix64).",
+        + f"{chosen}; 95% CI of the median: the bootstrap interval (1000 resamples, SplitMix64) joined, on the "
+        "host, with the interval between rounds (the artifacts interleaved, t on the round medians).",
         "*top-1 is the published ImageNet figure (TF-slim float checkpoints), not measured here.",
         *_sources(records),
+        *_flag_lines(rows),
     ]
+
+
+def _flag_lines(rows: Sequence[Row]) -> list[str]:
+    """Say how many shown rows are flagged and what the marks mean."""
+    busy = sum("busy" in r.flags for r in rows)
+    bimodal = sum("bimodal" in r.flags for r in rows)
+    if not busy and not bimodal:
+        return []
+    parts = [f"{busy} ⚑busy (other processes took more than a tenth of the machine while timed)"] if busy else []
+    parts += [f"{bimodal} ⚑bimodal (two clusters of timings; the median describes neither)"] if bimodal else []
+    return ["Flagged rows, greyed: " + "; ".join(parts) + "."]
+
+
+def _findings_md(findings: list) -> list[str]:
+    out = ["## Findings", ""]
+    for text, links in findings:
+        refs = [f"[{f} per operator](#{anchor})" for f, anchor in links if anchor]
+        missing = [f for f, anchor in links if anchor is None]
+        how = f"profile them per operator: `{OPS_HOWTO.format(files=' '.join(missing))}`" if missing else ""
+        out.append(f"- ⚠ {text}. " + "; ".join(x for x in (", ".join(refs), how) if x) + ".")
+    return [*out, ""]
+
+
+def _findings_html(findings: list) -> list[str]:
+    e = html.escape
+    parts = ["<h2>Findings</h2><ul>"]
+    for text, links in findings:
+        refs = [f"<a href='#{e(anchor)}'>{e(f)} per operator</a>" for f, anchor in links if anchor]
+        missing = [f for f, anchor in links if anchor is None]
+        cmd = e(OPS_HOWTO.format(files=" ".join(missing)))
+        how = f"profile them per operator: <code>{cmd}</code>" if missing else ""
+        parts.append(f"<li class=finding>⚠ {e(text)}. " + "; ".join(x for x in (", ".join(refs), how) if x) + ".</li>")
+    return [*parts, "</ul>"]
 
 
 def _sources(records: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -88,10 +125,13 @@ def render_markdown(
     """Markdown with one table per device × runtime × precision; ``plots`` maps stem → relative path."""
     out = ["# MobileNet V1 latency report", ""]
     out += [f"- {s}" for s in _summary(rows, records)] + [""] if rows else []
+    anomalies = monotonicity(rows)
+    out += _findings_md(finding_lines(anomalies, ops)) if anomalies else []
+    odd = anomalous_files(anomalies)
     for (device, runtime, precision), rs in group_rows(rows).items():
         out += [f"## {device} · {runtime} {rs[0].runtime_version} · {precision}", ""]
         out += ["| " + " | ".join(_COLS) + " |", "|" + "---|" * len(_COLS)]
-        out += ["| " + " | ".join(_cells(r)) + " |" for r in rs] + [""]
+        out += ["| " + " | ".join(_cells(r, odd)) + " |" for r in rs] + [""]
     for stem, rel in plots.items():
         out += [f"![{stem}]({rel})", ""]
     out += ops_markdown(ops, ops_chart) if ops else []
@@ -102,7 +142,8 @@ _CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:12
 table{border-collapse:collapse;margin:8px 0 24px;font-size:12.5px}th,td{border:1px solid #ccc;padding:3px 7px;
 text-align:right}th{background:#f0f3f7}td:first-child,th:first-child{text-align:left}tr:nth-child(even){background:#fafafa}
 h1{font-size:22px}h2{font-size:16px;margin-top:28px}img{max-width:100%;border:1px solid #e4e4e4;margin:8px 0}
-.note{color:#555}"""
+.note{color:#555}tr.flagged td{color:#9a9a9a}tr.anomaly td:first-child{color:#b00020;font-weight:600}
+li.finding{margin:4px 0}"""
 
 
 def render_html(
@@ -117,6 +158,9 @@ def render_html(
     parts = ["<!doctype html><html lang=en><head><meta charset=utf-8><title>MobileNet V1 latency report</title>",
              f"<style>{_CSS}</style></head><body><h1>MobileNet V1 latency report</h1><ul class=note>"]  # fmt: skip
     parts += [f"<li>{e(s)}</li>" for s in (_summary(rows, records) if rows else [])] + ["</ul>"]
+    anomalies = monotonicity(rows)
+    parts += _findings_html(finding_lines(anomalies, ops)) if anomalies else []
+    odd = anomalous_files(anomalies)
     for stem, png in plots.items():
         b64 = base64.b64encode(png).decode("ascii")
         parts.append(f"<h2>{e(stem.replace('_', ' '))}</h2><img alt='{e(stem)}' src='data:image/png;base64,{b64}'>")
@@ -124,7 +168,9 @@ def render_html(
         parts.append(f"<h2>{e(device)} · {e(runtime)} {e(rs[0].runtime_version)} · {e(precision)}</h2><table><tr>")
         parts += [f"<th>{e(c)}</th>" for c in _COLS] + ["</tr>"]
         for r in rs:
-            parts.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in _cells(r)) + "</tr>")
+            cls = " ".join(c for c, on in (("flagged", r.flags), ("anomaly", r.artifact_file in odd)) if on)
+            row = "".join(f"<td>{e(c)}</td>" for c in _cells(r, odd))
+            parts.append(f"<tr class='{cls}'>{row}</tr>" if cls else f"<tr>{row}</tr>")
         parts.append("</table>")
     if ops:
         parts += ops_html(ops, base64.b64encode(ops_chart).decode("ascii") if ops_chart else None)

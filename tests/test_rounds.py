@@ -1,0 +1,61 @@
+"""Host measurement in rounds on real tiny artifacts: one worker per runtime, samples in time order per round,
+the between-round interval, the machine's load, peak memory from a fresh process, a broken artifact alone failing."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from tests._export_helpers import exported
+from toolkit._deps import HAS_EXECUTORCH, HAS_ONNXRUNTIME
+from toolkit.profile.protocol import ProfileConfig
+from toolkit.profile.rounds import measure_host
+from toolkit.schemas import validate_record
+
+pytestmark = pytest.mark.skipif(not (HAS_EXECUTORCH and HAS_ONNXRUNTIME), reason="needs executorch and onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory):
+    pte, onnx = exported("executorch", 0.25, 32).path, exported("onnx", 0.25, 32).path
+    broken = tmp_path_factory.mktemp("broken") / onnx.name
+    broken.write_bytes(b"\x00garbage" * 64)
+    broken.with_name(onnx.name + ".manifest.json").write_text(onnx.with_name(onnx.name + ".manifest.json").read_text())
+    res = measure_host([pte, broken, onnx], ProfileConfig(warmup=1, iterations=12, rounds=3), 1)
+    return res, pte, onnx, broken
+
+
+def test_a_broken_artifact_fails_alone(measured):
+    res, _pte, _onnx, broken = measured
+    assert res.records[1] is None and len(res.failures) == 1
+    assert res.failures[0].startswith(f"{broken.name}: cannot load {broken.name} in ONNX Runtime")
+
+
+def test_rounds_hold_the_samples_in_time_order(measured):
+    res = measured[0]
+    for rec in (res.records[0], res.records[2]):
+        validate_record(rec)
+        r = rec["rounds"]
+        assert r["rounds"] == 3 and r["runs_per_round"] == [4, 4, 4] and r["dof"] == 2 and r["rewarm"] == 2
+        assert r["medians_ms"] == [statistics.median(rec["latency_ms"][i : i + 4]) for i in (0, 4, 8)]
+        assert rec["stats"]["n"] == 12 and r["low_ms"] <= rec["stats"]["median_ms"] <= r["high_ms"]
+        assert rec["config"]["threads"] == 1 and rec["config"]["threads_chosen_by"] == "user"
+        env = rec["environment"]
+        assert env["timed_s"] > 0 and env["other_share"] is not None and env["cores"] >= 1
+        assert ("busy" in rec["flags"]) == (env["other_share"] > env["busy_threshold"])
+    assert res.records[0]["runtime"]["name"] == "executorch" and res.records[2]["runtime"]["name"] == "onnxruntime"
+
+
+def test_peak_memory_comes_from_a_fresh_process_and_is_plausible(measured):
+    """Not the in-process RSS delta that read 0.0 MB for ExecuTorch: each artifact in a fresh process holds at
+    least its own weights (the file's size) resident, and far less than a whole model zoo."""
+    res, pte, onnx, _ = measured
+    for rec, path in ((res.records[0], pte), (res.records[2], onnx)):
+        assert rec["peak_memory_method"] == "fresh_process_hwm"
+        assert path.stat().st_size / 2**20 <= rec["peak_memory_mb"] < 300
+        assert rec["load_ms"] > 0 and rec["first_inference_ms"] > 0
+    # ExecuTorch's own plan: the input (1×3×32×32 float) and output (1000 floats), plus alignment below 1 KiB
+    planned = res.records[0]["runtime_memory_mb"]["planned_buffers"] * 2**20
+    assert (3 * 32 * 32 + 1000) * 4 <= planned <= (3 * 32 * 32 + 1000) * 4 + 1024
+    assert "runtime_memory_mb" not in res.records[2]  # ONNX Runtime's Python API reports no arena figures

@@ -1,0 +1,145 @@
+"""One runtime's measuring process: ``python -m toolkit.profile.worker`` serves the round-robin of rounds.py.
+
+Why a process per runtime: ONNX Runtime's worker threads spin after every run and ExecuTorch keeps one
+process-wide XNNPACK thread pool; timed in one process, one runtime's threads compete with the other's
+(measured: ExecuTorch 0.25-128 2-8% slower right after an ORT slice in the same process than with ORT in a
+process of its own; ``benchmarks/bench_compare.py --interference``, docs/profiling.md). Disabling ORT's
+spinning is not a fix: it makes ORT itself 18-67% slower at 0.25-128, a configuration nobody deploys.
+
+The parent (:mod:`toolkit.profile.rounds`) sends pickled requests on stdin and reads pickled replies on a
+private copy of stdout; the process's own fd 1 is pointed at stderr, so a runtime printing from C cannot
+corrupt the protocol. Requests, in the order the parent uses them:
+
+- ``("tune", paths)``: thread autotune per artifact, in a forked child (the worker itself must stay free of
+  models and thread pools until it times, so the memory probes can still fork cleanly);
+- ``("probe", [(path, threads)])``: load time, first inference and peak memory, each in a fresh forked child;
+- ``("load", [(key, path, threads)], warmup)``: load every artifact here, first inference and warm-up, untimed;
+- ``("slice", key, runs, duration_s, rewarm)``: ``rewarm`` untimed runs, then one timed slice, with the
+  CPU counters read around the timed part only; ``("slices", [(key, runs, duration_s, rewarm), ...])``: several
+  in one request (a round's, or all rounds' when this is the only timing worker);
+- ``("close",)``.
+Every reply is ``("ok", value)`` or ``("error", one line)``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import sys
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from toolkit.profile.memory import error_line
+
+__all__ = ["main", "serve"]
+
+
+class _State:
+    def __init__(self) -> None:
+        self.runners: dict[str, tuple[Any, Any]] = {}
+        self.inputs: dict[str, Any] = {}
+
+    def input_for(self, path: str) -> Any:
+        if path not in self.inputs:
+            from toolkit.profile.runner import profile_input
+            from toolkit.runtimes import read_manifest
+
+            self.inputs[path] = profile_input(read_manifest(Path(path)))
+        return self.inputs[path]
+
+
+def _tune(state: _State, paths: list[str]) -> dict[str, Any]:
+    from toolkit.profile.memory import forks_cleanly, run_in_child
+    from toolkit.profile.threads import autotune
+
+    def one(path: str) -> dict[str, Any]:
+        return run_in_child(lambda: autotune(path).to_dict()) if forks_cleanly() else autotune(path).to_dict()
+
+    return {p: one(p) for p in paths}
+
+
+def _probe(state: _State, items: list[tuple[str, int]]) -> dict[str, Any]:
+    from toolkit.profile.memory import probe
+    from toolkit.runtimes import open_runner
+
+    out = {}
+    for path, threads in items:
+        x = state.input_for(path)
+        out[path] = probe(lambda path=path, threads=threads: open_runner(Path(path), threads=threads), x, Path(path))
+    return out
+
+
+def _load(state: _State, items: list[tuple[str, str, int]], warmup: int) -> dict[str, Any]:
+    from toolkit.runtimes import open_runner
+
+    out: dict[str, Any] = {}
+    for key, path, threads in items:
+        try:
+            x = state.input_for(path)
+            runner = open_runner(Path(path), threads=threads)
+            runner.run(x)
+            for _ in range(warmup):
+                runner.run(x)
+        except Exception as e:
+            out[key] = {"error": error_line(e)}
+            continue
+        state.runners[key] = (runner, x)
+        out[key] = {"runtime": runner.name, "version": str(runner.version)}
+    return out
+
+
+def _slices(state: _State, todo: list[tuple[str, int, float | None, int]]) -> list[dict[str, Any]]:
+    """Several slices in one request, in the order given: one round trip per round, not per artifact."""
+    return [_slice(state, *one) for one in todo]
+
+
+def _slice(state: _State, key: str, runs: int, duration_s: float | None, rewarm: int) -> dict[str, Any]:
+    from toolkit.profile.environment import read_cpu
+    from toolkit.profile.protocol import ProfileConfig
+    from toolkit.profile.runner import _timed_loop
+
+    runner, x = state.runners[key]
+    for _ in range(rewarm):
+        runner.run(x)
+    cfg = ProfileConfig(warmup=0, iterations=max(runs, 1), duration_s=duration_s)
+    before = read_cpu()
+    samples = _timed_loop(runner.run, x, cfg)
+    after = read_cpu()
+    return {"samples": samples, "before": before, "after": after}
+
+
+def serve(requests: BinaryIO, replies: BinaryIO) -> None:
+    """Answer requests until ``close`` or the parent goes away (EOF)."""
+    state = _State()
+    handlers = {"tune": _tune, "probe": _probe, "load": _load, "slice": _slice, "slices": _slices}
+    while True:
+        try:
+            msg = pickle.load(requests)
+        except (EOFError, pickle.UnpicklingError):
+            return
+        if msg[0] == "close":
+            return
+        try:
+            reply: tuple[str, Any] = ("ok", handlers[msg[0]](state, *msg[1:]))
+        except Exception as e:
+            reply = ("error", error_line(e))
+        pickle.dump(reply, replies)
+        replies.flush()
+
+
+def main() -> None:
+    """Entry point: ``python -m toolkit.profile.worker SUFFIX`` (.pte, .onnx, .tflite) imports that runtime."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it closes us
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything a runtime prints goes to stderr, never into the protocol
+    sys.stdout = sys.stderr
+    from toolkit.profile.host import _import_runtime
+
+    if len(sys.argv) > 1:
+        _import_runtime(Path("artifact" + sys.argv[1]))  # paid once, before any fork
+    serve(sys.stdin.buffer, replies)
+
+
+if __name__ == "__main__":
+    main()
