@@ -433,3 +433,110 @@ def test_a_sweep_on_a_pool_then_the_rerun_finds_everything_stored(farm, artifact
         farm.resolve(PHONES)
     assert main(args) == 0  # nothing scheduled: every combination is stored for this pool
     assert "0 measured, 2 already in the DB" in " ".join(capsys.readouterr().out.split())
+
+
+# ---- iOS: the app's own launch protocol over devicectl on the test host ------------------------------------------
+
+
+def _ipa(path: Path, bundle_id: str = "org.mobilenet-toolkit.BenchApp") -> Path:
+    """An .ipa as Xcode exports it, as far as the toolkit looks: Payload/<App>.app/Info.plist with the bundle id."""
+    import plistlib
+
+    with zipfile.ZipFile(path, "w") as z:
+        info = {"CFBundleIdentifier": bundle_id, "CFBundleExecutable": "BenchApp", "MinimumOSVersion": "16.0"}
+        z.writestr("Payload/BenchApp.app/Info.plist", plistlib.dumps(info))
+        z.writestr("Payload/BenchApp.app/BenchApp", b"\xcf\xfa\xed\xfe")
+    return path
+
+
+def _coreml_needing_ios18(folder: Path) -> Path:
+    """A Core ML package with the exporter's real manifest, edited to need iOS 18 (the app refuses it on 17)."""
+    from toolkit.export.manifest import tree_sha256
+
+    manifest = json.loads((ROOT / "ios_demo/BenchCore/Tests/BenchCoreTests/Resources/manifest_coreml.json").read_text())
+    manifest["options"]["minimum_deployment_target"] = manifest["backend"]["minimum_deployment_target"] = "iOS18"
+    pkg = folder / manifest["artifact"]["file"]
+    (pkg / "Data").mkdir(parents=True)
+    (pkg / "Manifest.json").write_text("{}")
+    manifest["artifact"]["sha256"] = tree_sha256(pkg)
+    (folder / f"{pkg.name}.manifest.json").write_text(json.dumps(manifest))
+    return pkg
+
+
+def test_an_ios_pool_runs_the_apps_launch_protocol_and_keeps_its_refusal(farm, artifacts, tmp_path):
+    import shlex
+
+    from botocore.stub import ANY
+
+    from tests.fake_devicefarm import FakeIPhones, run_on_test_host
+    from toolkit.profile.devicefarm import DeviceFarmDevice
+    from toolkit.profile.devicefarm_request import FarmRequest
+    from toolkit.profile.devicefarm_spec import build_bundle, plan_run
+    from toolkit.profile.ios import benchmark_arguments
+
+    ipa, udid = _ipa(tmp_path / "BenchApp.ipa"), "00008130-000A1B2C3D4E5F60"
+    pte, coreml = artifacts[1], _coreml_needing_ios18(tmp_path)
+    bundle = build_bundle("ios", [plan_run("ios", a, CONFIG) for a in (pte, coreml)])
+    for r in bundle.runs:  # the launch line is the app's own arguments, as IOSDevice sends them
+        assert shlex.join(benchmark_arguments(r.artifact.name, "all", CONFIG, r.run_id)) in r.script
+    iphones = FakeIPhones(tmp_path / "iphones")
+    iphones.add(udid, ios_version="17.5.1")
+    customer, ran = run_on_test_host(bundle.package_bytes(), bundle.spec, tmp_path / "host", iphones.env(), udid, "iOS")
+    assert [code for phase, _, code in ran if phase == "test"] == [0, 0, 1]  # the Core ML run left no record
+
+    phone = device("Apple iPhone 15 Pro", "iPhone 15 Pro", "17.5.1", platform="IOS")
+    farm.resolve([phone])
+    arns = [farm.fresh_upload(ipa.name, "IOS_APP"),
+            farm.fresh_upload("mobilenet-toolkit-bench.zip", "APPIUM_NODE_TEST_PACKAGE"),
+            farm.fresh_upload("mobilenet-toolkit-bench.yml", "APPIUM_NODE_TEST_SPEC")]  # fmt: skip
+    farm.add("schedule_run", {"run": run("SCHEDULING", total=1, platform="IOS")},
+             {"projectArn": PROJECT_ARN, "appArn": arns[0], "devicePoolArn": POOL_ARN, "name": ANY,
+              "test": {"type": "APPIUM_NODE", "testPackageArn": arns[1], "testSpecArn": arns[2]},
+              "executionConfiguration": {"jobTimeoutMinutes": bundle.estimate(1).timeout_min}})  # fmt: skip
+    farm.add("get_run", {"run": run("COMPLETED", "FAILED", done=1, total=1, platform="IOS")}, {"arn": RUN_ARN})
+    (j,) = [job(0, phone, "FAILED")]
+    farm.add("list_jobs", {"jobs": [j]}, {"arn": RUN_ARN})
+    url = farm.server.serve("/artifacts/ios/customer.zip", customer)
+    found = [artifact(j["arn"], "CUSTOMER_ARTIFACT", "Customer Artifacts", "zip", url)]
+    farm.add("list_artifacts", {"artifacts": found}, {"arn": j["arn"], "type": "FILE"})
+    request = FarmRequest(ipa, approve=lambda spec, estimate: True)
+    device_ = DeviceFarmDevice("mobilenet-bench/Pixels", request=request, client=farm.client, poll_s=0.01)
+    assert device_.describe()["kind"] == "ios"
+    out = device_.run_batch([pte, coreml], CONFIG)
+    (rec,) = out.results
+    jsonschema.validate(rec, SCHEMA)
+    assert (rec["device"]["kind"], rec["device"]["name"], rec["runtime"]["name"]) == (
+        "ios",
+        phone["name"],
+        "executorch",
+    )
+    assert rec["artifact"]["sha256"] == bundle.runs[0].sha256 and len(rec["latency_ms"]) == 5
+    (failure,) = out.failures
+    assert failure.startswith(f"{coreml.name}: the app refused it on Apple iPhone 15 Pro: ") and "iOS 18" in failure
+    assert farm.server.received[farm.put_path(1, ipa.name)] == ipa.read_bytes()
+
+
+def test_nothing_is_scheduled_beyond_what_the_user_approved(farm, artifacts, apk, tmp_path):
+    from toolkit.errors import ToolkitError
+    from toolkit.profile.devicefarm_request import approve_runs, current_request
+    from toolkit.profile.devices import get_device
+
+    lines: list[str] = []
+    asked: list[str] = []
+
+    def approve(answer: bool):
+        farm.resolve(PHONES)
+        return approve_runs([SPEC, "host"], apk=apk, ipa=None, config=CONFIG, planned=artifacts[:1], yes=False,
+                            interactive=True, ask=lambda q: asked.append(q) or answer, echo=lines.append)  # fmt: skip
+
+    with pytest.raises(ToolkitError, match="not scheduled: nothing was uploaded to Device Farm"):
+        approve(False)
+    assert asked == ["Schedule on AWS Device Farm?"] and lines[0].startswith(f"{SPEC}: 3 device(s) × 1 artifact(s) ≈")
+    with approve(True), ResultsDB(tmp_path / "r.db") as db:
+        farm.resolve(PHONES)
+        device = get_device(SPEC, store=db)  # the fan-out's way: the request comes from the context
+        device.poll_s = 0.01
+        out = device.run_batch(artifacts, CONFIG)  # two artifacts where one was approved
+        assert out.results == [] and "was not approved" in out.error and "2 artifact(s)" in out.error
+        assert db.jobs() == [] and not farm.server.received
+    assert current_request() is None

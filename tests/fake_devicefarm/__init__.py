@@ -33,6 +33,7 @@ __all__ = [
     "ACCOUNT",
     "POOL_ARN",
     "PROJECT_ARN",
+    "FakeIPhones",
     "Farm",
     "FarmServer",
     "artifact",
@@ -219,7 +220,36 @@ class Farm:
         return f"/prod-us-west-2-uploads/{ACCOUNT}/{n:03d}/{name}"
 
 
-def run_on_test_host(package: bytes, spec: str, work: Path, env: dict[str, str], udid: str) -> tuple[bytes, list]:
+class FakeIPhones:
+    """iPhones attached to an iOS test host, reached through the fake ``xcrun devicectl`` (fake_xcrun.py)."""
+
+    def __init__(self, root: Path) -> None:
+        import json
+        import sys
+
+        self.state, self.bin = root / "state", root / "bin"
+        self.state.mkdir(parents=True)
+        self.bin.mkdir()
+        (self.state / "phones.json").write_text(json.dumps({}))
+        xcrun = self.bin / "xcrun"
+        repo = Path(__file__).resolve().parents[2]
+        script = Path(__file__).with_name("fake_xcrun.py")
+        xcrun.write_text(f'#!/bin/sh\nPYTHONPATH="{repo}" exec "{sys.executable}" "{script}" "$@"\n')
+        xcrun.chmod(0o755)
+
+    def add(self, udid: str, ios_version: str = "17.5.1", apps: tuple[str, ...] = ("org.mobilenet-toolkit.BenchApp",)):
+        import json
+
+        phones = json.loads((self.state / "phones.json").read_text())
+        phones[udid] = {"ios_version": ios_version, "apps": list(apps)}
+        (self.state / "phones.json").write_text(json.dumps(phones))
+
+    def env(self) -> dict[str, str]:
+        return {"PATH": f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}", "FAKE_XCRUN_STATE": str(self.state)}
+
+
+def run_on_test_host(package: bytes, spec: str, work: Path, env: dict[str, str], udid: str,
+                     platform: str = "Android") -> tuple[bytes, list]:  # fmt: skip
     """Run a test spec as Device Farm's test host does; (the customer artifacts zip, [(phase, command, exit)]).
 
     The package is unpacked at ``$DEVICEFARM_TEST_PACKAGE_PATH``; each phase's commands run in order in
@@ -231,6 +261,8 @@ def run_on_test_host(package: bytes, spec: str, work: Path, env: dict[str, str],
 
     doc = yaml.safe_load(spec)
     assert doc["version"] == 0.1 and doc["artifacts"] == ["$DEVICEFARM_LOG_DIR"], doc
+    host = {"Android": ("android_test_host", "amazon_linux_2"), "iOS": ("ios_test_host", "macos_sequoia")}[platform]
+    assert doc[host[0]] == host[1], doc  # the test host the service needs for this platform
     assert set(doc["phases"]) <= {"install", "pre_test", "test", "post_test"}
     pkg, log = work / "test-package", work / "logs"
     pkg.mkdir(parents=True)
@@ -240,7 +272,7 @@ def run_on_test_host(package: bytes, spec: str, work: Path, env: dict[str, str],
     for f in pkg.rglob("*.sh"):
         f.chmod(0o755)
     shell_env = {**os.environ, **env, "DEVICEFARM_TEST_PACKAGE_PATH": str(pkg), "DEVICEFARM_LOG_DIR": str(log),
-                 "DEVICEFARM_DEVICE_UDID": udid, "DEVICEFARM_DEVICE_PLATFORM_NAME": "Android"}  # fmt: skip
+                 "DEVICEFARM_DEVICE_UDID": udid, "DEVICEFARM_DEVICE_PLATFORM_NAME": platform}  # fmt: skip
     ran = []
     for phase in ("install", "pre_test", "test", "post_test"):
         for command in (doc["phases"].get(phase) or {}).get("commands") or ():
