@@ -540,3 +540,15 @@ def test_nothing_is_scheduled_beyond_what_the_user_approved(farm, artifacts, apk
         assert out.results == [] and "was not approved" in out.error and "2 artifact(s)" in out.error
         assert db.jobs() == [] and not farm.server.received
     assert current_request() is None
+
+
+def test_the_spec_names_a_project_and_a_pool():
+    from toolkit.errors import UsageError
+    from toolkit.profile.devicefarm_request import split_spec
+    from toolkit.profile.devices import get_device
+
+    assert split_spec(" my app / Top Devices ") == ("my app", "Top Devices")
+    assert split_spec(f"mobilenet-bench/{POOL_ARN}") == ("mobilenet-bench", POOL_ARN)  # a pool ARN holds a '/'
+    for bad in ("devicefarm:mobilenet-bench", "devicefarm:/Pixels", "devicefarm:mobilenet-bench/"):
+        with pytest.raises(UsageError, match="devicefarm needs PROJECT/POOL"):
+            get_device(bad)
