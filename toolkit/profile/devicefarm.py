@@ -203,7 +203,7 @@ class DeviceFarmDevice:
         from toolkit.weights import file_sha256
 
         package, spec = tmp / "mobilenet-toolkit-bench.zip", tmp / "mobilenet-toolkit-bench.yml"
-        package.write_bytes(bundle.package_bytes())
+        bundle.write_package(package)
         spec.write_text(bundle.spec, encoding="utf-8")
         app = Path(self.request.app)  # type: ignore[union-attr]  # platform checked it
         content = file_sha256(package)

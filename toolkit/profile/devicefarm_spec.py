@@ -29,7 +29,9 @@ import io
 import json
 import math
 import shlex
+import shutil
 import tarfile
+import tempfile
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -267,8 +269,7 @@ class TestBundle:
     def estimate(self, devices: int) -> Estimate:
         return estimate(devices, [r.minutes for r in self.runs])
 
-    def package_bytes(self) -> bytes:
-        """The test package zip: the npm carrier tarball, then bench/ with every file and script, sorted."""
+    def _entries(self) -> dict[str, bytes | Path]:
         entries: dict[str, bytes | Path] = {"mobilenet-toolkit-bench-1.0.0.tgz": _npm_carrier()}
         for run in self.runs:
             entries[f"bench/{run.script_name}"] = run.script.encode()
@@ -277,15 +278,29 @@ class TestBundle:
                     if path.is_file():
                         name = f"bench/{f.name}" + (f"/{path.relative_to(f).as_posix()}" if f.is_dir() else "")
                         _add_once(entries, name, path)
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-            for name in sorted(entries):
+        return entries
+
+    def write_package(self, path: Path) -> Path:
+        """The test package zip: the npm carrier tarball, then bench/ with every file and script, sorted.
+
+        Streamed file by file (a sweep's artifacts can be hundreds of MB), byte for byte the same each time.
+        """
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, data in sorted(self._entries().items()):
                 info = zipfile.ZipInfo(name, _FIXED_TIME)
                 info.external_attr = (0o755 if name.endswith(".sh") else 0o644) << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
-                data = entries[name]
-                z.writestr(info, data if isinstance(data, bytes) else data.read_bytes())
-        return buf.getvalue()
+                with z.open(info, "w") as out:
+                    if isinstance(data, bytes):
+                        out.write(data)
+                    else:
+                        with data.open("rb") as f:
+                            shutil.copyfileobj(f, out, 1 << 20)
+        return path
+
+    def package_bytes(self) -> bytes:
+        with tempfile.TemporaryDirectory() as tmp:
+            return self.write_package(Path(tmp) / "package.zip").read_bytes()
 
 
 def _add_once(entries: dict[str, bytes | Path], name: str, path: Path) -> None:
