@@ -429,6 +429,9 @@ def test_a_sweep_on_a_pool_then_the_rerun_finds_everything_stored(farm, artifact
             "-n", "5", "--report-dir", str(tmp_path / "reports"), "--no-verify"]  # fmt: skip
     assert main(args) == 0, capsys.readouterr().err
     assert "6 measured" in " ".join(capsys.readouterr().out.split())
+    reports = list((tmp_path / "reports").rglob("*.*"))
+    assert reports and not any(_leaks(f.read_bytes()) for f in reports)  # the credentials are in no report
+    assert "Samsung Galaxy S24 (via devicefarm)" in (tmp_path / "reports/report.md").read_text()
     for _ in range(3):
         farm.resolve(PHONES)
     assert main(args) == 0  # nothing scheduled: every combination is stored for this pool
