@@ -18,7 +18,6 @@ scheduled. The CLI asks the user before anything runs and installs the request f
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import tempfile
@@ -51,7 +50,6 @@ from toolkit.profile.devicefarm_spec import (
     SPEC_TYPE,
     TEST_PACKAGE_TYPE,
     TEST_TYPE,
-    Estimate,
     FarmRun,
     TestBundle,
     build_bundle,
@@ -127,21 +125,12 @@ class DeviceFarmDevice:
 
     def describe(self) -> dict[str, Any]:
         project, pool, devices = self.resolve()
-        return {"kind": self.platform, "name": pool["name"],
-                "serial": pool["arn"], "os": _OS[self.platform], "cpu": None, "cores": None, "service": SERVICE,
-                "project": project["name"], "pool": pool["name"],
+        return {"kind": self.platform, "name": pool["name"], "serial": pool["arn"], "os": _OS[self.platform],
+                "cpu": None, "cores": None, "service": SERVICE, "project": project["name"],
                 "devices": sorted(str(d.get("name")) for d in devices)}  # fmt: skip
 
     def temperature_c(self) -> float | None:
         return None  # the phones are elsewhere; the app records the battery's temperature itself
-
-    def estimate(self, artifacts: Iterable[Path], config: ProfileConfig) -> Estimate:
-        """The device minutes these artifacts would use on this pool (the ones the app would refuse left out)."""
-        runs = []
-        for artifact in artifacts:
-            with contextlib.suppress(ToolkitError):
-                runs.append(plan_run(self.platform, Path(artifact), config))
-        return build_bundle(self.platform, runs).estimate(len(self.resolve()[2]))
 
     # ---- DeviceBackend ---------------------------------------------------------------------
     def run(self, artifact: Path, config: ProfileConfig) -> dict[str, Any]:
@@ -195,9 +184,6 @@ class DeviceFarmDevice:
         return out
 
     # ---- one run ---------------------------------------------------------------------------
-    def _label(self, bundle: TestBundle) -> str:
-        return f"run of {len(bundle.runs)} artifact(s)"
-
     def _schedule_or_resume(self, bundle: TestBundle, tmp: Path) -> str:
         """The ARN of the run for this exact bundle: the open one from the DB, else a new, approved one."""
         from toolkit.weights import file_sha256
@@ -208,7 +194,7 @@ class DeviceFarmDevice:
         app = Path(self.request.app)  # type: ignore[union-attr]  # platform checked it
         content = file_sha256(package)
         request = f"app={file_sha256(app)} spec={file_sha256(spec)}"
-        label = self._label(bundle)
+        label = f"run of {len(bundle.runs)} artifact(s)"
         row = self.store.open_job(SERVICE, self.ident, content, "profile", request) if self.store is not None else None
         if row is not None:
             self._progress(label, f"resumed run {row['job_id']}")
@@ -271,7 +257,13 @@ class DeviceFarmDevice:
                              for r in bundle.runs]  # fmt: skip
         stored = 0
         for job in jobs:
-            files = self._result_files(job)
+            try:
+                files = self._result_files(job)
+            except DeviceFarmServiceError:
+                raise
+            except DeviceFarmError as e:  # this phone's results are unreadable; the other phones' are not
+                out.failures += [f"{r.artifact.name}: {e}" for r in bundle.runs]
+                continue
             for r in bundle.runs:
                 try:
                     record = self._record(bundle, r, job, run, files)
