@@ -15,11 +15,13 @@ its manifest and labels, plus one POSIX sh script per artifact, and the test spe
 Each script pulls its result record (or the app's error file) into ``$DEVICEFARM_LOG_DIR/mobilenet-results/``;
 Device Farm zips ``$DEVICEFARM_LOG_DIR`` into each phone's "Customer Artifacts", which the toolkit downloads.
 
-The test package is an Appium Node.js package (``APPIUM_NODE``) because that is the one test-package format
-Device Farm accepts without third-party binaries in it: a zip holding an ``npm pack`` tarball (here a bare
-``package.json``, no tests: the test spec never starts Appium) plus, as Device Farm allows for any test
-package, extra files (``bench/``). Everything is written byte for byte reproducibly, so the same request
-gives the same content hash and a re-run reuses the uploads and finds the run it already scheduled.
+The test package is an Appium Node.js package (``APPIUM_NODE``): of Device Farm's test-package formats it is
+the one that needs no third-party binaries (Appium Python wants wheels, Java jars, instrumentation a test
+APK). It is a zip holding an ``npm pack`` tarball (here a bare ``package.json``, no tests: the test spec
+never starts Appium) plus, as Device Farm allows for any test package, extra files (``bench/``). Whether
+the service's upload processing accepts this minimal package has not been tried against the live service.
+Everything is written byte for byte reproducibly, so the same request gives the same content hash and a
+re-run reuses the uploads and finds the run it already scheduled.
 """
 
 from __future__ import annotations
