@@ -29,11 +29,11 @@ def phones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakePhones:
 
 
 def test_device_grammar():
-    assert [device_kind(s) for s in ("host", "Android:X1", "ios", "aihub:Samsung Galaxy S24")] == [
-        "host", "android", "ios", "aihub"]  # fmt: skip
+    assert [device_kind(s) for s in ("host", "Android:X1", "ios", "aihub:Samsung Galaxy S24", "devicefarm:p/q")] == [
+        "host", "android", "ios", "aihub", "devicefarm"]  # fmt: skip
     assert expand_specs(["host", "aihub: Google Pixel 8 ", "host", "android:X1"]) == [
         "host", "aihub:Google Pixel 8", "android:X1"]  # fmt: skip
-    for bad in ("toaster", "host:1", "aihub:", "devicefarm:proj/pool", ""):
+    for bad in ("toaster", "host:1", "aihub:", "devicefarm:", ""):
         with pytest.raises(UsageError, match=r"choose one of: host, android\[:SERIAL\], android:all"):
             device_kind(bad)
     with pytest.raises(UsageError, match="expand_specs"):

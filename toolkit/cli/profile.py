@@ -13,8 +13,11 @@ __all__ = ["compare", "print_comparison", "print_devices", "print_measured", "pr
            "run_with_progress", "sweep"]  # fmt: skip
 
 _DB_HELP = "Results DB (default: $TOOLKIT_RESULTS or results/results.db)."
-_DEVICE_HELP = ("host, android[:SERIAL], android:all, ios[:UDID] or aihub:NAME; repeat it to measure on several "
-                "devices at once.")  # fmt: skip
+_DEVICE_HELP = ("host, android[:SERIAL], android:all, ios[:UDID], aihub:NAME or devicefarm:PROJECT/POOL; repeat it "
+                "to measure on several devices at once.")  # fmt: skip
+_APK_HELP = "The demo app's APK, for devicefarm:PROJECT/POOL devices (Android pools)."
+_IPA_HELP = "The demo app's IPA, for devicefarm:PROJECT/POOL devices (iOS pools)."
+_YES_HELP = "Schedule Device Farm runs without asking (they bill device minutes)."
 _PARALLEL_HELP = "Devices measured at once (0 = all); each device's own measurements stay one at a time."
 _THREADS_HELP = "N, 0 = runtime default, or auto = fastest of 1..cores (host; phones use their default)."
 _ROUNDS_HELP = "Host: split the timed runs over R rounds interleaved across the artifacts (phones: one launch each)."
@@ -118,6 +121,9 @@ def profile(
     max_parallel: int = typer.Option(0, "--max-parallel", help=_PARALLEL_HELP),
     rounds: int = typer.Option(5, "--rounds", help=_ROUNDS_HELP),
     wait: bool = typer.Option(True, "--wait/--no-wait", help=_WAIT_HELP),
+    apk: Path = typer.Option(None, "--apk", help=_APK_HELP),
+    ipa: Path = typer.Option(None, "--ipa", help=_IPA_HELP),
+    yes: bool = typer.Option(False, "--yes", "-y", help=_YES_HELP),
 ) -> None:
     """Measure artifacts on one or more devices with the harness protocol, print and store the records."""
     from toolkit.errors import UsageError
@@ -144,8 +150,9 @@ def profile(
             profiles.append(_ops_of(rec, artifacts, iterations, warmup))
             print_ops(profiles[-1])
 
-    outcomes = profile_artifacts(artifacts, specs, cfg, n_threads, db_path, max_parallel=max_parallel,
-                                 on_record=landed, on_status=_status, wait=wait, say=_say)  # fmt: skip
+    with _farm(specs, apk, ipa, yes, cfg, artifacts):
+        outcomes = profile_artifacts(artifacts, specs, cfg, n_threads, db_path, max_parallel=max_parallel,
+                                     on_record=landed, on_status=_status, wait=wait, say=_say)  # fmt: skip
     if db_path is not None:
         console.print(f"stored {sum(len(o.measured) for o in outcomes)} record(s) in {db_path}")
     if ops_json is not None:
@@ -162,6 +169,17 @@ def _ops_of(rec: dict, artifacts: list[Path], runs: int, warmup: int):
         return record_ops(rec)
     path = next(a for a in artifacts if a.name == rec["artifact"]["file"])
     return profile_ops(path, threads=rec["config"]["threads"], runs=runs, warmup=warmup)
+
+
+def _farm(specs: list[str], apk: Path | None, ipa: Path | None, yes: bool, config, planned: list):
+    """Device Farm's app and device-minute approval, asked before anything runs (no-op without such a device)."""
+    import sys
+
+    from toolkit.profile.devicefarm_request import approve_runs
+
+    return approve_runs(specs, apk=apk, ipa=ipa, config=config, planned=planned, yes=yes,
+                        interactive=sys.stdin.isatty(), ask=lambda q: typer.confirm(q, default=False, err=True),
+                        echo=lambda line: err_console.print(escape(line), highlight=False))  # fmt: skip
 
 
 def _status(spec: str, label: str, state: str) -> None:
@@ -230,9 +248,12 @@ def sweep(
     ),
     rounds: int = typer.Option(5, "--rounds", help=_ROUNDS_HELP),
     wait: bool = typer.Option(True, "--wait/--no-wait", help=_WAIT_HELP),
+    apk: Path = typer.Option(None, "--apk", help=_APK_HELP),
+    ipa: Path = typer.Option(None, "--ipa", help=_IPA_HELP),
+    yes: bool = typer.Option(False, "--yes", "-y", help=_YES_HELP),
 ) -> None:
     """Build, verify and profile every α × ρ × target × precision (resumable), then write the report."""
-    from toolkit.profile.sweep import SweepConfig
+    from toolkit.profile.sweep import SweepConfig, plan
     from toolkit.profile.threads import parse_threads
 
     cfg = SweepConfig(
@@ -244,7 +265,8 @@ def sweep(
         threads=parse_threads(threads), profile=_config(0, warmup, iterations, duration, cooldown, max_temp, rounds),
         sample=sample, wait_for_lock=wait,
     )  # fmt: skip
-    run_with_progress(cfg, db, report_dir)
+    with _farm(list(cfg.device_specs), apk, ipa, yes, cfg.profile, plan(cfg)):
+        run_with_progress(cfg, db, report_dir)
     if sample is not None:
         from toolkit.cli.select import report_sample
 

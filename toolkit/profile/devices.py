@@ -1,4 +1,5 @@
-"""``--device`` specs → backends: ``host``, ``android[:SERIAL]``, ``android:all``, ``ios[:UDID]``, ``aihub:NAME``.
+"""``--device`` specs → backends: ``host``, ``android[:SERIAL]``, ``android:all``, ``ios[:UDID]``, ``aihub:NAME``,
+``devicefarm:PROJECT/POOL``.
 
 The phone and cloud modules are imported only when asked for, so profiling on the host never loads adb,
 usbmux or the AI Hub client. ``android:all`` stands for every phone adb lists, expanded once by
@@ -15,21 +16,25 @@ from toolkit.profile.protocol import DeviceBackend
 
 __all__ = ["DEVICE_KINDS", "device_kind", "expand_specs", "get_device"]
 
-DEVICE_KINDS = ("host", "android[:SERIAL]", "android:all", "ios[:UDID]", "aihub:NAME")
-_KINDS = ("host", "android", "ios", "aihub")
+DEVICE_KINDS = ("host", "android[:SERIAL]", "android:all", "ios[:UDID]", "aihub:NAME", "devicefarm:PROJECT/POOL")
+_KINDS = ("host", "android", "ios", "aihub", "devicefarm")
+_NEEDS_IDENT = {
+    "aihub": " (aihub needs the phone's name, e.g. 'aihub:Samsung Galaxy S24')",
+    "devicefarm": " (devicefarm needs a project and a device pool, e.g. 'devicefarm:my-app/Top Devices')",
+}
 
 
 def _split(spec: str) -> tuple[str, str]:
     kind, _, ident = (spec or "").strip().partition(":")
     kind, ident = kind.strip().lower(), ident.strip()
-    if kind not in _KINDS or (kind == "host" and ident) or (kind == "aihub" and not ident):
-        hint = " (aihub needs the phone's name, e.g. 'aihub:Samsung Galaxy S24')" if kind == "aihub" else ""
+    if kind not in _KINDS or (kind == "host" and ident) or (kind in _NEEDS_IDENT and not ident):
+        hint = _NEEDS_IDENT.get(kind, "")
         raise UsageError(f"unknown device {spec!r}; choose one of: {', '.join(DEVICE_KINDS)}{hint}")
     return kind, ident
 
 
 def device_kind(spec: str) -> str:
-    """The backend kind a spec names (host, android, ios or aihub); UsageError for anything else."""
+    """The backend kind a spec names (host, android, ios, aihub or devicefarm); UsageError for anything else."""
     return _split(spec)[0]
 
 
@@ -74,6 +79,10 @@ def get_device(
         from toolkit.profile.ios import IOSDevice
 
         return IOSDevice(ident or None)
+    if kind == "devicefarm":  # the app comes from the CLI's request (toolkit.profile.devicefarm_request)
+        from toolkit.profile.devicefarm import DeviceFarmDevice
+
+        return DeviceFarmDevice(ident, store=store, progress=progress, stop=stop)
     from toolkit.profile.aihub import AIHubDevice
 
     return AIHubDevice(ident, store=store, progress=progress, stop=stop)

@@ -143,9 +143,14 @@ def measure_on(
     batch = getattr(device, "run_batch", None)
     if batch is not None:
         by_sha = {_sha(it.path): it for it in reversed(todo)}  # the first item of each artifact
+        landed_keys: set[str] = set()
 
         def landed(record: dict[str, Any]) -> None:
-            keep(by_sha[record["artifact"]["sha256"]], record_choice(record, "runtime_default"))
+            item = by_sha[record["artifact"]["sha256"]]
+            if item.key and item.key in landed_keys:  # several phones behind one device (a Device Farm pool)
+                item = Item(item.label, item.path, _phone_key(item.key, record["device"]))
+            landed_keys.add(item.key or "")
+            keep(item, record_choice(record, "runtime_default"))
 
         res = batch([it.path for it in todo], config, on_result=landed)
         out.failures += res.failures
@@ -167,6 +172,14 @@ def measure_on(
     out.failures += res.failures
     out.interrupted = stop.is_set() and len(out.measured) + len(res.failures) < len(todo)
     return out
+
+
+def _phone_key(key: str, device: dict[str, Any]) -> str:
+    """The run key of a second (third, ...) phone's record of one request: the request's key and the phone."""
+    import hashlib
+
+    phone = [device.get("kind"), device.get("name"), device.get("serial")]
+    return hashlib.sha256(f"{key}\n{phone}".encode()).hexdigest()[:32]
 
 
 def _sha(path: Path) -> str:

@@ -46,13 +46,18 @@ __all__ = [
     "DevicectlTransport",
     "IOSDevice",
     "IOSDeviceError",
+    "IOSRun",
     "PhoneGoneError",
     "PhoneInfo",
     "PyMobileDeviceTransport",
     "SweepOutcome",
     "Transport",
+    "benchmark_arguments",
     "check_deployment_target",
+    "check_ios_run",
     "check_run_id",
+    "devicectl_copy",
+    "devicectl_launch",
     "expand_runs",
     "file_name_problem",
     "list_phones",
@@ -186,6 +191,66 @@ def expand_runs(artifacts: Iterable[Path], compute_units: Iterable[str] | None =
     return runs
 
 
+@dataclass(frozen=True)
+class IOSRun:
+    """What the host checked before one run: the manifest, the files to copy, the compute units, the sha256."""
+
+    manifest: dict[str, Any]
+    files: list[Path]
+    units: str
+    sha256: str
+
+
+def check_ios_run(artifact: Path, config: ProfileConfig) -> IOSRun:
+    """Refuse on the host what the app would refuse (name, target, labels path, compute units, stale bytes).
+
+    ``config.delegate`` is the Core ML compute-unit setting (default "all"). The sha256 is the artifact's as
+    the app computes it (the tree hash of an ``.mlpackage``) and must be its manifest's.
+    """
+    from toolkit.export.manifest import tree_sha256
+    from toolkit.runtimes import read_manifest
+
+    artifact = Path(artifact)
+    problem = file_name_problem(artifact.name, MAX_MODEL_NAME)
+    if problem:
+        raise IOSDeviceError(f"the app cannot take this model file name: it {problem} (rename the artifact)")
+    manifest = read_manifest(artifact)
+    if manifest.get("target") not in APP_TARGETS:
+        raise IOSDeviceError(f"{artifact.name} is a {manifest.get('target')} artifact; the iOS app runs Core ML "
+                             "(.mlpackage) and ExecuTorch (.pte) artifacts only")  # fmt: skip
+    files = model_files(artifact)  # refuses a labels file outside the artifact's folder
+    units = config.delegate or "all"
+    if units not in COMPUTE_UNITS:
+        raise IOSDeviceError(f"unknown compute units {units!r}; choose from {', '.join(COMPUTE_UNITS)}")
+    sha = tree_sha256(artifact)
+    if sha != (manifest.get("artifact") or {}).get("sha256"):
+        raise IOSDeviceError(f"{artifact.name} does not match its manifest (sha256 differs): re-export it")
+    return IOSRun(manifest, files, units, sha)
+
+
+def benchmark_arguments(model: str, units: str, config: ProfileConfig, run_id: str) -> list[str]:
+    """The app's launch arguments for one headless run (BenchCore ``BenchmarkArguments``)."""
+    args = ["--benchmark", "--model", model, "--compute-units", units, "--threads", str(config.threads),
+            "--warmup", str(config.warmup), "--iterations", str(config.iterations), "--run-id", run_id]  # fmt: skip
+    if config.duration_s is not None:
+        args += ["--duration", str(config.duration_s)]
+    if config.cooldown_s:
+        args += ["--cooldown", str(config.cooldown_s)]
+    return args
+
+
+def devicectl_copy(direction: str, udid: str, bundle_id: str, source: str, destination: str) -> list[str]:
+    """``devicectl device copy to|from`` the app's data container (the words after ``xcrun devicectl``)."""
+    return ["device", "copy", direction, "--device", udid, "--domain-type", "appDataContainer",
+            "--domain-identifier", bundle_id, "--source", source, "--destination", destination]  # fmt: skip
+
+
+def devicectl_launch(udid: str, bundle_id: str, arguments: list[str]) -> list[str]:
+    """``devicectl device process launch`` of the app with its arguments, a running instance killed first."""
+    # "--" ends devicectl's own options; the app's argument parser skips it
+    return ["device", "process", "launch", "--device", udid, "--terminate-existing", bundle_id, "--", *arguments]
+
+
 SweepOutcome = PhoneSweepOutcome  # what sweep() returns
 
 
@@ -262,51 +327,23 @@ class IOSDevice:
 
     def run(self, artifact: Path, config: ProfileConfig) -> dict[str, Any]:
         """Measure one artifact; ``config.delegate`` is the Core ML compute-unit setting (default "all")."""
-        from toolkit.runtimes import read_manifest
-
         artifact = Path(artifact)
-        problem = file_name_problem(artifact.name, MAX_MODEL_NAME)
-        if problem:
-            raise IOSDeviceError(f"the app cannot take this model file name: it {problem} (rename the artifact)")
-        manifest = read_manifest(artifact)
-        if manifest.get("target") not in APP_TARGETS:
-            raise IOSDeviceError(f"{artifact.name} is a {manifest.get('target')} artifact; the iOS app runs Core ML "
-                                 "(.mlpackage) and ExecuTorch (.pte) artifacts only")  # fmt: skip
-        files = model_files(artifact)  # refuses a labels file outside the artifact's folder
-        units = config.delegate or "all"
-        if units not in COMPUTE_UNITS:
-            raise IOSDeviceError(f"unknown compute units {units!r}; choose from {', '.join(COMPUTE_UNITS)}")
+        request = check_ios_run(artifact, config)
         info = self.connect()
-        check_deployment_target(manifest, info)
-        local_sha = self._local_sha256(artifact, manifest)
-        if (artifact.name, local_sha) not in self._installed:  # a compute-unit sweep copies each artifact once
-            for f in files:
+        check_deployment_target(request.manifest, info)
+        if (artifact.name, request.sha256) not in self._installed:  # a compute-unit sweep copies each artifact once
+            for f in request.files:
                 self._guard(lambda f=f: self.transport.push(info.udid, self.bundle_id, f, MODELS_DIR))
-            self._installed.add((artifact.name, local_sha))
-        suffix = f"-{units}-{uuid.uuid4().hex[:8]}"
+            self._installed.add((artifact.name, request.sha256))
+        suffix = f"-{request.units}-{uuid.uuid4().hex[:8]}"
         run_id = check_run_id(artifact.stem[: MAX_RUN_ID - len(suffix)] + suffix)
-        args = ["--benchmark", "--model", artifact.name, "--compute-units", units, "--threads", str(config.threads),
-                "--warmup", str(config.warmup), "--iterations", str(config.iterations), "--run-id", run_id]  # fmt: skip
-        if config.duration_s is not None:
-            args += ["--duration", str(config.duration_s)]
-        if config.cooldown_s:
-            args += ["--cooldown", str(config.cooldown_s)]
+        args = benchmark_arguments(artifact.name, request.units, config, run_id)
         before = self.temperature_c()
         self._guard(lambda: self.transport.launch(info.udid, self.bundle_id, args))
         result = self._wait(info, run_id, artifact.name)
-        if (result.get("artifact") or {}).get("sha256") != local_sha:
+        if (result.get("artifact") or {}).get("sha256") != request.sha256:
             raise IOSDeviceError(f"{info.name} measured a different {artifact.name} (sha256 mismatch): run it again")
         return self._finish(result, info, before)
-
-    @staticmethod
-    def _local_sha256(artifact: Path, manifest: dict[str, Any]) -> str:
-        """The artifact's sha256 as the app computes it; refuses an artifact its manifest does not describe."""
-        from toolkit.export.manifest import tree_sha256
-
-        sha = tree_sha256(artifact)
-        if sha != (manifest.get("artifact") or {}).get("sha256"):
-            raise IOSDeviceError(f"{artifact.name} does not match its manifest (sha256 differs): re-export it")
-        return sha
 
     def sweep(
         self,
@@ -583,8 +620,7 @@ class DevicectlTransport:
         return bool(apps.get("result", {}).get("apps"))
 
     def _copy(self, direction: str, udid: str, bundle_id: str, source: str, dest: str, check: bool = True) -> None:
-        self._ctl("device", "copy", direction, "--device", udid, "--domain-type", "appDataContainer",
-                  "--domain-identifier", bundle_id, "--source", source, "--destination", dest, check=check)  # fmt: skip
+        self._ctl(*devicectl_copy(direction, udid, bundle_id, source, dest), check=check)
 
     def push(self, udid: str, bundle_id: str, local: Path, remote_dir: str) -> None:
         self._copy("to", udid, bundle_id, str(local), f"Documents/{remote_dir}/{local.name}")
@@ -596,8 +632,7 @@ class DevicectlTransport:
             return dest.read_bytes() if dest.is_file() else None
 
     def launch(self, udid: str, bundle_id: str, arguments: list[str]) -> None:
-        # "--" ends devicectl's own options; the app's argument parser skips it
-        self._ctl("device", "process", "launch", "--device", udid, "--terminate-existing", bundle_id, "--", *arguments)
+        self._ctl(*devicectl_launch(udid, bundle_id, arguments))
 
     def battery_temperature_c(self, udid: str) -> float | None:
         return None

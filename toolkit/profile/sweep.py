@@ -50,10 +50,10 @@ __all__ = [
 # Host default: the two fastest-building runtimes, so 16 variants build, verify and run in < 10 min on
 # 2 cores (tflite conversion alone costs ~20 CPU-s per variant; add it with --targets).
 DEFAULT_TARGETS = {"host": ("executorch", "onnx"), "android": ("executorch", "tflite"), "ios": ("coreml",),
-                   "aihub": ("tflite", "onnx")}  # fmt: skip
+                   "aihub": ("tflite", "onnx"), "devicefarm": ("executorch", "tflite")}  # fmt: skip
 # Devices that run only some targets: a combination outside them is skipped there with one line instead
 # of failing (phones are left to their apps, which refuse a format they cannot run in one line).
-RUNS = {"aihub": ("tflite", "onnx")}
+RUNS = {"aihub": ("tflite", "onnx"), "devicefarm": ("executorch", "tflite", "coreml")}
 _EXTENSIONS = {"executorch": ".pte", "onnx": ".onnx", "tflite": ".tflite", "coreml": ".mlpackage"}
 _NEEDS = {"executorch": ("executorch",), "onnx": ("onnx", "onnxruntime"), "tflite": ("litert_torch",),
           "coreml": ("coremltools",)}  # fmt: skip
