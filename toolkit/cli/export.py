@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from toolkit.cli._app import app, console
+from toolkit.cli._app import app, console, err_console, on_interrupt
 
 __all__ = ["export", "predict", "verify"]
 
@@ -76,6 +76,8 @@ def export(
     model = mobilenet_v1(alpha, resolution, weights=weights, num_classes=num_classes, seed=seed)
     if labels is not None:
         model.class_names = read_labels(labels, model.num_classes)
+    on_interrupt(lambda: f"the artifact in progress was discarded; finished ones in {output_dir} are kept and "
+                 "reused when the same command runs again")  # fmt: skip
     results, skipped = export_targets(model, targets, cfg, images=images)
     console.print(summary(results, skipped))
     if not results:
@@ -128,8 +130,13 @@ def predict(
 ) -> None:
     """Classify one photo with the artifact's own runtime (preprocessing and labels from the manifest)."""
     from toolkit.errors import ToolkitError
-    from toolkit.runtimes import RuntimeUnavailableError, classify
+    from toolkit.runtimes import RuntimeUnavailableError, classify, read_manifest
 
+    weights = read_manifest(artifact).get("weights") or {}
+    if weights.get("kind") == "random":
+        err_console.print(f"[yellow]warning:[/] {artifact.name} has random weights (seed {weights.get('seed')}): "
+                          "this top-5 means nothing; export with --weights imagenet or a trained checkpoint",
+                          highlight=False, soft_wrap=True)  # fmt: skip
     try:
         top_k = classify(artifact, image, top_k=top, threads=threads, compute_units=compute_units)
     except RuntimeUnavailableError as e:  # Core ML off macOS: one line, not a traceback
