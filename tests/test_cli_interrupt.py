@@ -86,7 +86,7 @@ def assert_nothing_half_written(*roots: Path) -> None:
 def test_sweep_stops_and_keeps_what_it_measured(tmp_path):
     args = ["sweep", "--alphas", "0.25", "--resolutions", "32,64,96,128", "--targets", "executorch,onnx", "--threads",
             "1", "--warmup", "1", "--duration", "3", "--jobs", "2", "-o", str(tmp_path / "art")]  # fmt: skip
-    line = assert_stopped(*interrupt(args, tmp_path, 3, 20), "stored in", "run the same command again")
+    line = assert_stopped(*interrupt(args, tmp_path, 3, 12), "stored in", "run the same command again")
     assert_nothing_half_written(tmp_path)
     assert str(tmp_path / "art") in line
 
@@ -97,14 +97,14 @@ def test_profile_stops_with_the_records_stored(tmp_path):
     art = exported("onnx", 0.25, 32).path
     db = tmp_path / "r.db"
     args = ["profile", str(art), "--threads", "1", "--duration", "60", "--db", str(db)]
-    assert_stopped(*interrupt(args, tmp_path, 1, 8), "0 of 1 record(s) stored", str(db))
+    assert_stopped(*interrupt(args, tmp_path, 1, 6), "0 of 1 record(s) stored", str(db))
     assert_nothing_half_written(tmp_path)
 
 
 def test_export_discards_the_artifact_in_progress(tmp_path):
     out = tmp_path / "art"
     args = ["export", "--target", "all", "-a", "1.0", "-r", "224", "--weights", "random", "-o", str(out)]
-    assert_stopped(*interrupt(args, tmp_path, 1, 10), "discarded", str(out))
+    assert_stopped(*interrupt(args, tmp_path, 1, 6), "discarded", str(out))
     assert_nothing_half_written(tmp_path)
 
 
@@ -137,7 +137,7 @@ def test_train_saves_state_and_says_resume(tmp_path, digits_small):
     out = tmp_path / "c.safetensors"
     args = ["train", "--data", str(digits_small), "-a", "0.25", "-r", "32", "--weights", "random", "--epochs", "500",
             "--threads", "1", "--workers", "1", "--no-hflip", "--output", str(out), "--no-progress"]  # fmt: skip
-    line = assert_stopped(*interrupt(args, tmp_path, 1, 10))
+    line = assert_stopped(*interrupt(args, tmp_path, 1, 6))
     assert "--resume" in line or "nothing was written" in line
     assert_nothing_half_written(tmp_path)
 
@@ -157,5 +157,5 @@ def test_eval_stops_without_writing(tmp_path):
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i}.png")
     args = ["eval", "--weights", str(ckpt), "--data", str(tmp_path / "data")]
-    assert_stopped(*interrupt(args, tmp_path, 1, 6), "nothing was written")
+    assert_stopped(*interrupt(args, tmp_path, 1, 5), "nothing was written")
     assert_nothing_half_written(tmp_path)
