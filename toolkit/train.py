@@ -218,9 +218,7 @@ def train(cfg: TrainConfig, console: Any = None) -> TrainResult:
     with _StopFlag() as stop:
         result = _loop(model, teacher, optimizer, cfg, split, train_ds, val_ds, prog, stop, console, t0)
     if stop.reason == "interrupt":
-        raise TrainingInterruptedError(
-            f"state saved to {cfg.state_path}; resume with the same command plus --resume"
-        )
+        raise TrainingInterruptedError(f"state saved to {cfg.state_path}; resume with the same command plus --resume")
     result.seconds = time.monotonic() - t0
     return result
 
