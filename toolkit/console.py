@@ -128,9 +128,7 @@ def task(name: str, *, enabled: bool = True) -> Iterator[None]:
     if not enabled or _task is not None:
         yield
         return
-    status = err.status(name) if err.is_terminal else None
-    if status is not None:
-        status.start()
+    status = _Spinner(name) if err.is_terminal else None
     _task = _Task(name, status, time.monotonic())
     try:
         yield
@@ -138,6 +136,24 @@ def task(name: str, *, enabled: bool = True) -> Iterator[None]:
         _task = None
         if status is not None:
             status.stop()
+
+
+class _Spinner:
+    """rich's ``Console.status`` without its stderr redirect, which would print captured output on the terminal."""
+
+    def __init__(self, text: str) -> None:
+        from rich.live import Live
+        from rich.spinner import Spinner
+
+        self._spinner = Spinner("dots", text)
+        self._live = Live(self._spinner, console=err, transient=True, redirect_stdout=False, redirect_stderr=False)
+        self._live.start()
+
+    def update(self, text: str) -> None:
+        self._spinner.update(text=text)
+
+    def stop(self) -> None:
+        self._live.stop()
 
 
 def stage(name: str) -> None:

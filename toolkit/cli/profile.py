@@ -397,7 +397,8 @@ def _sweep_progress():
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("{task.fields[item]}"))  # fmt: skip
     tasks: dict[str, int] = {}
-    with Progress(*columns, console=err_console, transient=False) as bar:
+    # no stdout/stderr redirect: rich's would print the captured third-party output above the bars
+    with Progress(*columns, console=err_console, transient=False, redirect_stdout=False, redirect_stderr=False) as bar:
 
         def step(phase: str, total: int, label: str, status: bool = False) -> None:
             if phase not in tasks:
