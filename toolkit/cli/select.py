@@ -39,9 +39,14 @@ def _gather(
     recs, prior = gather_records(device, runtime, precision, delegate, db=db, files=files,
                                  include_published=include_published)  # fmt: skip
     mine = [r for r in recs if r.get("source") != "published"]
-    where = ", ".join(map(str, files)) if files else str(db or default_db_path())
-    extra = f" and {len(recs) - len(mine)} published" if len(mine) < len(recs) else ""
-    console.print(f"read {len(mine)} record(s) from {where}{extra}", highlight=False, soft_wrap=True)
+    path = Path(db) if db is not None else default_db_path()
+    extra = f"{len(recs) - len(mine)} built-in published record(s)" if len(mine) < len(recs) else ""
+    if files or path.exists():
+        where = ", ".join(map(str, files)) if files else str(path)
+        console.print(f"read {len(mine)} record(s) from {where}" + (f" and {extra}" if extra else ""),
+                      highlight=False, soft_wrap=True)  # fmt: skip
+    else:
+        console.print(f"read {extra or 'no records'} (no results DB at {path})", highlight=False, soft_wrap=True)
     return recs, prior
 
 
