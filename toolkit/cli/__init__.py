@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     except ToolkitError as e:
         # escaped: an extra's name in brackets ('mobilenet-toolkit[aihub]') is not rich markup
         if e.exit_code == 130:  # an interrupt the command handled itself (train: state saved)
-            err_console.print(f"[yellow]interrupted:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+            text = str(e).removeprefix("interrupted: ")
+            err_console.print(f"[yellow]interrupted:[/] {escape(text)}", highlight=False, soft_wrap=True)
         else:
             err_console.print(f"[bold red]error:[/] {escape(str(e))}{_see(log)}", highlight=False, soft_wrap=True)
         return e.exit_code
@@ -59,13 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:
         return _click_exit(e, log)
     if code == 130:
-        err_console.print(f"[yellow]interrupted:[/] {interrupt_note()}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]interrupted:[/] {escape(interrupt_note())}", highlight=False, soft_wrap=True)
     return code if isinstance(code, int) else 0
 
 
 def _see(log: Path | None) -> str:
     """`` (log: PATH)`` when third-party output was captured to a file this run, else nothing."""
-    return f" (log: {log})" if log is not None and log.is_file() else ""
+    from rich.markup import escape
+
+    return escape(f" (log: {log})") if log is not None and log.is_file() else ""
 
 
 def _click_exit(e: Exception, log: Path | None = None) -> int:
