@@ -27,13 +27,16 @@ pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
 for extra in tflite executorch onnx coreml keras report test all; do
   "${pip[@]}" install -e "$repo[$extra]"
 done
-# Extras outside `all` that still install beside it (the iPhone tools); a conflict leaves them out.
+# Extras outside `all` that still install beside it (iPhone tools, cloud phones); one that conflicts, or that
+# pip cannot resolve within 10 minutes, is left out and said so.
 extras="all"
-if timeout 600 "${pip[@]}" install -e "$repo[all,ios]"; then
-  extras="all,ios"
-else
-  echo "lock: the ios extra did not install beside [all] within 10 min; left out" >&2
-fi
+for extra in ios aihub; do
+  if timeout 600 "${pip[@]}" install -e "$repo[$extras,$extra]"; then
+    extras="$extras,$extra"
+  else
+    echo "lock: the $extra extra did not install beside [$extras]; left out" >&2
+  fi
+done
 
 "$venv/bin/python" -m pip check
 
