@@ -160,3 +160,12 @@ def test_eval_stops_without_writing(tmp_path):
     args = ["eval", "--weights", str(ckpt), "--data", str(tmp_path / "data")]
     assert_stopped(*interrupt(args, tmp_path, 1, 5), "nothing was written")
     assert_nothing_half_written(tmp_path)
+
+
+def test_ctrl_c_during_the_startup_imports_is_a_clean_stop(tmp_path):
+    """Inside `import torch` a KeyboardInterrupt would leave numpy or torch half-initialized (a later
+    'internal error: AttributeError ...') or be swallowed; the CLI raises it once the import is over."""
+    for _ in range(2):
+        args = ["export", "--target", "onnx", "-a", "0.25", "-r", "32", "--weights", "random", "-o", str(tmp_path)]
+        assert_stopped(*interrupt(args, tmp_path, 0.2, 0.8))
+    assert_nothing_half_written(tmp_path)

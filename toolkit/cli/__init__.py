@@ -38,11 +38,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from toolkit.console import release
     from toolkit.errors import ToolkitError
+    from toolkit.interrupts import installed
 
     _register()
     try:
         try:
-            code = app(args=argv, standalone_mode=False)  # typer turns Ctrl-C into a returned 130
+            with installed():  # Ctrl-C waits for an import in progress to finish, then stops the command
+                code = app(args=argv, standalone_mode=False)  # typer turns Ctrl-C into a returned 130
         finally:
             log = release()
     except ToolkitError as e:
