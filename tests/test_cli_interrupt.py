@@ -105,7 +105,7 @@ def test_profile_stops_with_the_records_stored(tmp_path):
 def test_export_discards_the_artifact_in_progress(tmp_path):
     out = tmp_path / "art"
     args = ["export", "--target", "all", "-a", "1.0", "-r", "224", "--weights", "random", "-o", str(out)]
-    assert_stopped(*interrupt(args, tmp_path, 1, 6), "discarded", str(out))
+    assert_stopped(*interrupt(args, tmp_path, 1, 6), "discarded", str(out), "kept")
     assert_nothing_half_written(tmp_path)
 
 

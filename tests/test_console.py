@@ -64,8 +64,11 @@ def test_main_job_prints_only_the_toolkits_own_lines(tmp_path):
     assert res.returncode == 0, res.stdout + res.stderr
     lines = res.stderr.splitlines()
     progress = re.compile(r"^(build|profile) [12]/2 mobilenet_v1-a0\.25-r32 (executorch|onnx) fp32 \(\d+ s\)$")
-    assert all(progress.match(line) for line in lines), res.stderr
-    assert len(lines) == 2 * len(combos)  # one line per artifact built, one per artifact measured
+    # the toolkit's own warning when other processes loaded the machine during the timing (a shared CI box)
+    flagged = re.compile(r"^\d measurement\(s\) flagged (busy|bimodal): .*; the report greys them")
+    assert all(progress.match(line) or flagged.match(line) for line in lines), res.stderr
+    assert sum(bool(progress.match(line)) for line in lines) == 2 * len(combos)  # one per build, one per measure
+    assert len(lines) <= 2 * len(combos) + 2
     # results and reports in the per-user data dir, each named on stdout
     assert f"results DB: {tmp_path / 'results.db'}" in res.stdout
     assert f"artifacts: {tmp_path / 'artifacts'}" in res.stdout

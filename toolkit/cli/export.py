@@ -64,6 +64,8 @@ def export(
     from toolkit.export.pipeline import check_request, export_targets
     from toolkit.export.summary import read_labels, summary
 
+    on_interrupt(lambda: f"an artifact in progress is discarded; finished ones in {output_dir} are kept and "
+                 "reused when the same command runs again")  # fmt: skip
     targets = ["all"] if target == "all" else [validate_target(target)]
     quant = {"scheme": scheme, "calibration": calibration, "calibration_samples": calibration_samples,
              "eval_data": eval_data, "fold_padding": fold_padding}  # fmt: skip
@@ -76,8 +78,6 @@ def export(
     model = mobilenet_v1(alpha, resolution, weights=weights, num_classes=num_classes, seed=seed)
     if labels is not None:
         model.class_names = read_labels(labels, model.num_classes)
-    on_interrupt(lambda: f"the artifact in progress was discarded; finished ones in {output_dir} are kept and "
-                 "reused when the same command runs again")  # fmt: skip
     results, skipped = export_targets(model, targets, cfg, images=images)
     console.print(summary(results, skipped))
     if not results:
