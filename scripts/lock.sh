@@ -30,7 +30,7 @@ done
 # Extras outside `all` that still install beside it (iPhone tools, cloud phones); one that conflicts, or that
 # pip cannot resolve within 10 minutes, is left out and said so.
 extras="all"
-for extra in ios aihub; do
+for extra in ios aihub devicefarm; do
   if timeout 600 "${pip[@]}" install -e "$repo[$extras,$extra]"; then
     extras="$extras,$extra"
   else
