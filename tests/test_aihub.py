@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+# The fake service imports the real client's modules: without the optional extra, skip before importing it.
+pytest.importorskip("qai_hub", reason="needs qai-hub (pip install 'mobilenet-toolkit[aihub]')")
+
 from tests.fake_aihub import FakeHub
 from toolkit._deps import HAS_AI_EDGE_LITERT, HAS_LITERT_TORCH, HAS_ONNXRUNTIME, HAS_QAI_HUB
 from toolkit.errors import UsageError

@@ -118,6 +118,8 @@ def test_cli_int8_on_random_weights_reports_but_does_not_gate(tmp_path, capsys):
     code = main(["export", "--target", "onnx", "--alpha", "0.25", "--resolution", "64", "--weights", "random",
                  "--precision", "int8", "--calibration-samples", "4", "-o", str(tmp_path)])  # fmt: skip
     assert code == 0
+    out = capsys.readouterr().out
+    assert out.count("agreement") == 1 and "top-1 agreement with fp32" in out  # one figure, named
     (manifest,) = tmp_path.glob("*.manifest.json")
     m = json.loads(manifest.read_text())
     assert m["quantization"]["calibration"] == {**m["quantization"]["calibration"], "count": 4}

@@ -60,9 +60,17 @@ def test_onnxruntime_profile_adds_up_at_full_size():
     assert conv.share > 0.8  # a MobileNet's time is its convolutions
 
 
+# Nodes ONNX Runtime adds itself when its NCHWc layout pass runs (how many depends on the CPU's vector width
+# and the ORT release: 1 or 2 ReorderOutput for this graph), not nodes of the exported model.
+_ORT_LAYOUT_NODES = {"ReorderInput", "ReorderOutput"}
+
+
 def test_onnxruntime_small_model_names_its_profiler_overhead(ort_small):
     p = ort_small
-    assert _by_type(p)["Conv"] == 27 and len([o for o in p.ops if not o.is_overhead]) == 31
+    graph = exported("onnx", 0.25, 64).manifest["backend"]["ops_by_type"]  # the exported graph's own nodes
+    ours = {t: n for t, n in _by_type(p).items() if not t.startswith("(") and t not in _ORT_LAYOUT_NODES}
+    # one row per exported node, each Clip (ReLU6) fused into its Conv by ORT's graph optimizer
+    assert ours == {t: n for t, n in graph.items() if t != "Clip"} and graph["Clip"] == ours["Conv"] == 27
     if p.total_us > 1.1 * p.end_to_end_us:  # the profiler's bookkeeping shows at 0.3 ms: the profile says so
         assert p.note and "bookkeeping" in p.note and "\n" not in p.note
 

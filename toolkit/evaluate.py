@@ -7,6 +7,7 @@ labels)`` pair of arrays, or any iterable of such batches.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ class EvalResult:
     confusion: np.ndarray
     class_names: tuple[str, ...] = ()
     skipped: int = 0  # images that could not be read
+    note: str = ""  # which images were scored, when that is not simply a val/ split
 
     def name(self, i: int) -> str:
         return self.class_names[i] if i < len(self.class_names) else str(i)
@@ -168,5 +170,39 @@ def evaluate_checkpoint(
     alpha = alpha if alpha is not None else meta.alpha
     resolution = resolution or meta.resolution
     model = mobilenet_v1(alpha, resolution, weights=weights)
-    folder = Path(data) / "val" if (Path(data) / "val").is_dir() else Path(data)
-    return evaluate(model, folder, batch_size=batch_size, resolution=resolution, workers=workers)
+    images, note = _images_to_score(Path(data), meta, model, resolution)
+    res = evaluate(model, images, batch_size=batch_size, resolution=resolution, workers=workers)
+    return dataclasses.replace(res, note=note)
+
+
+def _images_to_score(data: Path, meta: Any, model: torch.nn.Module, resolution: int) -> tuple[Any, str]:
+    """The ``val/`` split; else the images held out when this checkpoint trained on ``data``; else all, said so.
+
+    Training on a folder without ``val/`` holds out a seeded share per class (:func:`scan_image_folder`), so
+    the same split is rebuilt here from the checkpoint's recorded ``val_split`` and ``seed``.
+    """
+    from toolkit.imagefolder import ImageDataset, scan_image_folder
+
+    if (data / "val").is_dir():
+        return data / "val", ""
+    if (data / "train").is_dir():
+        return data / "train", (f"{data} has no val/ split: scoring the training images in {data / 'train'}, "
+                                "which overstates accuracy on new images")  # fmt: skip
+    trained = ((meta.extra if meta is not None else {}) or {}).get("training") or {}
+    same = trained.get("data") and _same_folder(Path(trained["data"]), data)
+    if same and tuple(meta.class_names):
+        split = scan_image_folder(data, trained.get("val_split", 0.2), trained.get("seed", 0))
+        if split.classes == tuple(meta.class_names):
+            ds = ImageDataset(split.val, resolution, model.preprocessing)
+            how = f"--val-split {trained.get('val_split', 0.2):g}, seed {trained.get('seed', 0)}"
+            return ds, (f"{data} has no val/ split: scoring the {len(split.val)} images held out when this model "
+                        f"trained on it ({how}); the other {len(split.train)} trained it")  # fmt: skip
+    return data, (f"{data} has no val/ split: scoring all of its images; any the model trained on make the "
+                  "figure overstate accuracy on new images")  # fmt: skip
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False

@@ -65,9 +65,12 @@ def scan_classes(
     if not root.is_dir():
         raise UsageError(f"data folder not found: {root}")
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    names = tuple(p.name for p in folders)
+    found = {f.name: [p for p in sorted(f.rglob("*")) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
+             for f in folders}  # fmt: skip
+    names = tuple(f.name for f in folders)
     if classes is not None:
-        unknown = sorted(set(names) - set(classes))
+        # an empty folder is not a class the model lacks: it is just empty (said below if nothing else is there)
+        unknown = sorted(n for n in set(names) - set(classes) if found[n])
         if unknown:
             raise UsageError(f"{root} has class folders the model does not know: {', '.join(unknown[:5])}")
         names = tuple(classes)
@@ -75,11 +78,12 @@ def scan_classes(
     samples: list[Sample] = []
     skipped: list[Path] = []
     for folder in folders:
-        for p in sorted(folder.rglob("*")):
-            if not p.is_file() or p.suffix.lower() not in IMAGE_EXTENSIONS:
-                continue
+        for p in found[folder.name]:
             (samples.append((p, index[folder.name])) if _readable(p) else skipped.append(p))
     if not samples:
+        if folders and not any(found.values()):
+            shown = ", ".join(f.name for f in folders[:5]) + (", ..." if len(folders) > 5 else "")
+            raise UsageError(f"the class folders in {root} hold no images ({shown})")
         raise UsageError(
             f"{root} is not an ImageFolder: expected class sub-folders holding images "
             f"({', '.join(IMAGE_EXTENSIONS[:4])}, ...)" + (f"; {len(skipped)} files were unreadable" if skipped else "")

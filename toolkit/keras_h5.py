@@ -50,6 +50,8 @@ def read_h5(path: str | Path) -> H5Weights:
     try:
         with h5py.File(path, "r") as f:
             root = f.get("model_weights", f)
+            if not isinstance(root, h5py.Group):
+                raise TypeError("model_weights is not a group")
             names = [n.decode() if isinstance(n, bytes) else n for n in root.attrs.get("layer_names", [])]
             names = names or list(root.keys())
             out: H5Weights = {}
@@ -57,6 +59,8 @@ def read_h5(path: str | Path) -> H5Weights:
                 if layer not in root:
                     continue
                 group = root[layer]
+                if not isinstance(group, h5py.Group):  # a layer is a group of arrays, never one array
+                    continue
                 weight_names = list(group.attrs.get("weight_names", []))
                 if weight_names:
                     arrays = {_basename(w): np.asarray(group[w]) for w in weight_names}
@@ -71,6 +75,8 @@ def read_h5(path: str | Path) -> H5Weights:
                     out[layer] = arrays
     except OSError as e:
         raise UsageError(f"{path} is not a readable HDF5 weights file ({e})") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as e:  # valid HDF5, not the Keras layout
+        raise UsageError(f"{path} is an HDF5 file but not Keras MobileNet weights ({type(e).__name__}: {e})") from None
     if "conv1" not in out:
         raise UsageError(f"{path} holds no MobileNet weights (no 'conv1' layer); is it a MobileNet V1 .h5?")
     return out
@@ -103,7 +109,10 @@ def _load_conv_bn(block: ConvBNAct, weights: H5Weights, layer: str, depthwise: b
 
 
 def _check_alpha(model: MobileNetV1, weights: H5Weights, path: Path) -> None:
-    c = _kernel(weights["conv1"], "conv1").shape[-1]
+    kernel = _kernel(weights["conv1"], "conv1")
+    if kernel.ndim != 4:
+        raise UsageError(f"{path.name}: conv1's kernel has shape {kernel.shape}, not a 3×3 conv's (H, W, in, out)")
+    c = kernel.shape[-1]
     if c != model.conv1.conv.out_channels:
         raise UsageError(
             f"{path.name} was trained for alpha ≈ {c / 32:g} (conv1 has {c} channels), "

@@ -83,8 +83,10 @@ def _now() -> str:
 
 
 def default_db_path() -> Path:
-    """``$TOOLKIT_RESULTS`` or ``results/results.db`` under the current directory."""
-    return Path(os.environ.get(ENV_VAR) or Path("results") / "results.db")
+    """``$TOOLKIT_RESULTS``, else ``results.db`` in the per-user data dir (:func:`toolkit.paths.data_dir`)."""
+    from toolkit.paths import data_dir
+
+    return Path(os.environ[ENV_VAR]).expanduser() if os.environ.get(ENV_VAR) else data_dir() / "results.db"
 
 
 def run_key(artifact_sha256: str, device: Mapping[str, Any], config: Mapping[str, Any]) -> str:
@@ -341,8 +343,11 @@ def write_json_export(records: Iterable[Mapping[str, Any]], path: str | Path) ->
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps({"kind": EXPORT_KIND, "version": 1, "records": list(records)}, indent=1))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps({"kind": EXPORT_KIND, "version": 1, "records": list(records)}, indent=1))
+        os.replace(tmp, path)
+    finally:  # interrupted: the previous file stays, no partial one beside it
+        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -218,9 +218,7 @@ def train(cfg: TrainConfig, console: Any = None) -> TrainResult:
     with _StopFlag() as stop:
         result = _loop(model, teacher, optimizer, cfg, split, train_ds, val_ds, prog, stop, console, t0)
     if stop.reason == "interrupt":
-        raise TrainingInterruptedError(
-            f"interrupted; state saved to {cfg.state_path}. Resume with the same command plus --resume"
-        )
+        raise TrainingInterruptedError(f"state saved to {cfg.state_path}; resume with the same command plus --resume")
     result.seconds = time.monotonic() - t0
     return result
 
@@ -234,7 +232,7 @@ def _loop(model, teacher, optimizer, cfg, split, train_ds, val_ds, prog, stop, c
     stats = TextColumn("loss {task.fields[loss]:.3f}  {task.fields[ips]:.0f} img/s")
     columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), stats,
                TimeRemainingColumn()]  # fmt: skip
-    with Progress(*columns, console=console, disable=not cfg.progress, transient=True) as bar:
+    with Progress(*columns, console=console, disable=not cfg.progress, transient=True, redirect_stderr=False) as bar:
         task = bar.add_task("train", total=total, completed=prog["global_step"], loss=float("nan"), ips=0.0)
         while prog["epoch"] < cfg.epochs and stop.reason is None:
             epoch = prog["epoch"]

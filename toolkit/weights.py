@@ -198,8 +198,11 @@ def save_checkpoint(state_dict: dict[str, Any], meta: CheckpointMeta, path: str 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tensors = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
-    save_file(tensors, str(tmp), metadata={CHECKPOINT_META_KEY: meta.to_json()})
-    tmp.replace(path)
+    try:
+        save_file(tensors, str(tmp), metadata={CHECKPOINT_META_KEY: meta.to_json()})
+        tmp.replace(path)
+    finally:  # a Ctrl-C mid-write leaves the previous checkpoint and no partial file
+        tmp.unlink(missing_ok=True)
     return path
 
 

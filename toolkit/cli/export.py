@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from toolkit.cli._app import app, console
+from toolkit.cli._app import app, console, err_console, on_interrupt
 
 __all__ = ["export", "predict", "verify"]
 
@@ -64,6 +64,8 @@ def export(
     from toolkit.export.pipeline import check_request, export_targets
     from toolkit.export.summary import read_labels, summary
 
+    on_interrupt(lambda: f"an artifact in progress is discarded; finished ones in {output_dir} are kept and "
+                 "reused when the same command runs again")  # fmt: skip
     targets = ["all"] if target == "all" else [validate_target(target)]
     quant = {"scheme": scheme, "calibration": calibration, "calibration_samples": calibration_samples,
              "eval_data": eval_data, "fold_padding": fold_padding}  # fmt: skip
@@ -128,8 +130,13 @@ def predict(
 ) -> None:
     """Classify one photo with the artifact's own runtime (preprocessing and labels from the manifest)."""
     from toolkit.errors import ToolkitError
-    from toolkit.runtimes import RuntimeUnavailableError, classify
+    from toolkit.runtimes import RuntimeUnavailableError, classify, read_manifest
 
+    weights = read_manifest(artifact).get("weights") or {}
+    if weights.get("kind") == "random":
+        err_console.print(f"[yellow]warning:[/] {artifact.name} has random weights (seed {weights.get('seed')}): "
+                          "this top-5 means nothing; export with --weights imagenet or a trained checkpoint",
+                          highlight=False, soft_wrap=True)  # fmt: skip
     try:
         top_k = classify(artifact, image, top_k=top, threads=threads, compute_units=compute_units)
     except RuntimeUnavailableError as e:  # Core ML off macOS: one line, not a traceback

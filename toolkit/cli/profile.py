@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 
-from toolkit.cli._app import app, console, err_console
+from toolkit.cli._app import app, console, err_console, on_interrupt
 
 __all__ = ["compare", "print_comparison", "print_devices", "print_measured", "print_ops", "profile", "report",
            "run_with_progress", "sweep"]  # fmt: skip
 
-_DB_HELP = "Results DB (default: $TOOLKIT_RESULTS or results/results.db)."
+_DB_HELP = "Results DB (default: $TOOLKIT_RESULTS, else results.db in the per-user data dir, $TOOLKIT_HOME)."
 _DEVICE_HELP = ("host, android[:SERIAL], android:all, ios[:UDID], aihub:NAME or devicefarm:PROJECT/POOL; repeat it "
                 "to measure on several devices at once.")  # fmt: skip
 _APK_HELP = "The demo app's APK, for devicefarm:PROJECT/POOL devices (Android pools)."
@@ -228,7 +229,9 @@ def sweep(
     device: list[str] = typer.Option(["host"], "--device", "-d", help=_DEVICE_HELP),
     max_parallel: int = typer.Option(0, "--max-parallel", help=_PARALLEL_HELP),
     weights: str = typer.Option("random", "--weights", "-w", help="random (latency only), imagenet or a checkpoint."),
-    output_dir: Path = typer.Option(Path("artifacts"), "--output-dir", "-o", help="Where artifacts are cached."),
+    output_dir: Path = typer.Option(
+        None, "--output-dir", "-o", help="Where artifacts are cached (default: artifacts/ in the data dir)."
+    ),
     threads: str = typer.Option("auto", "--threads", help=_THREADS_HELP),
     warmup: int = typer.Option(10, "--warmup", help="Untimed runs before timing."),
     iterations: int = typer.Option(100, "--iterations", "-n", help="Timed runs per artifact."),
@@ -238,7 +241,9 @@ def sweep(
     jobs: int = typer.Option(2, "--jobs", "-j", help="Processes building artifacts in parallel."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Check parity of each new artifact."),
     db: Path = typer.Option(None, "--db", help=_DB_HELP),
-    report_dir: Path = typer.Option(Path("reports"), "--report-dir", help="Where the final report goes."),
+    report_dir: Path = typer.Option(
+        None, "--report-dir", help="Where the report goes (default: OUTPUT_DIR/reports, else the data dir's)."
+    ),
     sample: int = typer.Option(
         None,
         "--sample",
@@ -253,8 +258,12 @@ def sweep(
     yes: bool = typer.Option(False, "--yes", "-y", help=_YES_HELP),
 ) -> None:
     """Build, verify and profile every α × ρ × target × precision (resumable), then write the report."""
+    from toolkit.paths import data_dir
     from toolkit.profile.sweep import SweepConfig, plan
     from toolkit.profile.threads import parse_threads
+
+    report_dir = report_dir or (output_dir / "reports" if output_dir is not None else data_dir() / "reports")
+    output_dir = output_dir or data_dir() / "artifacts"
 
     cfg = SweepConfig(
         alphas=_floats(alphas, float) or SweepConfig.alphas,
@@ -276,21 +285,25 @@ def sweep(
 @app.command("report")
 def report(
     fmt: list[str] = typer.Option(["html", "md"], "--format", "-f", help="html, md, csv or json (repeatable)."),
-    out: Path = typer.Option(Path("reports"), "--out", help="Output directory."),
+    out: Path = typer.Option(None, "--out", help="Output directory (default: reports/ in the data dir)."),
     db: Path = typer.Option(None, "--db", help=_DB_HELP),
     ops: list[Path] = typer.Option(None, "--ops", help="Per-operator profiles (toolkit profile --ops --json FILE)."),
 ) -> None:
     """Tables per device × runtime × precision and plots from the results DB (+ per-operator profiles)."""
+    from toolkit.paths import data_dir
     from toolkit.profile.ops import load_ops_json
     from toolkit.report import write_report
     from toolkit.results import ResultsDB
 
+    out = out or data_dir() / "reports"
     with ResultsDB(db) as store:
         records = store.records()
+    console.print(f"read {len(records)} record(s) from {store.path}", highlight=False)
     profiles = [p for path in ops or () for p in load_ops_json(path)]
     formats = [f for x in fmt for f in x.replace(",", " ").split()]
+    on_interrupt(lambda: f"files already listed as written are complete; the rest of {out} is unchanged")
     for path in write_report(records, out, formats, op_profiles=profiles):
-        console.print(f"wrote {path}")
+        console.print(f"wrote {path}", highlight=False)
 
 
 @app.command("compare")
@@ -309,6 +322,8 @@ def compare(
     if tolerance < 0:
         raise UsageError(f"--tolerance must be >= 0, got {tolerance}")
     base, cand = load_records(baseline), load_records(candidate)
+    console.print(f"baseline: {len(base)} record(s) from {baseline}; candidate: {len(cand)} from {candidate}",
+                  highlight=False)  # fmt: skip
     rows = compare_records(base, cand, tolerance)
     if not any(c.test is not None for c in rows):
         raise UsageError(f"nothing in common between {baseline} ({len(base)} records) and {candidate} "
@@ -321,25 +336,19 @@ def compare(
 
 
 def run_with_progress(cfg, db: Path | None, report_dir: Path) -> None:
-    """Run the sweep under a rich progress bar, then print what happened and write the report."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """Run the sweep with progress on stderr, then print what happened and write the report.
 
+    A terminal gets rich progress bars; a pipe or a CI log gets one plain line per finished item.
+    """
     from toolkit.errors import ToolkitError
     from toolkit.profile.sweep import run_sweep
     from toolkit.report import write_report
     from toolkit.results import ResultsDB
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("{task.fields[item]}"))  # fmt: skip
-    tasks: dict[str, int] = {}
-    with ResultsDB(db) as store, Progress(*columns, console=err_console, transient=False) as bar:
-
-        def step(phase: str, total: int, label: str, status: bool = False) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(f"{phase:8s}", total=total, item="")
-            if label:
-                bar.update(tasks[phase], advance=0 if status else 1, item=label)
-
+    with ResultsDB(db) as store, _sweep_progress() as step:
+        console.print(f"artifacts: {cfg.output_dir}\nresults DB: {store.path}", highlight=False)
+        on_interrupt(lambda: f"finished artifacts are kept in {cfg.output_dir} and every measurement is stored in "
+                     f"{store.path}; run the same command again to resume")  # fmt: skip
         outcome = run_sweep(cfg, store, progress=step, say=_say)
         records = store.records()
     print_measured(outcome.measured)
@@ -349,6 +358,8 @@ def run_with_progress(cfg, db: Path | None, report_dir: Path) -> None:
     for line in outcome.failures:
         err_console.print(f"[red]failed[/] {line}", highlight=False)
     if records:
+        on_interrupt(lambda: f"every measurement is stored in {store.path}; `toolkit report --db {store.path}` "
+                     "writes the report again")  # fmt: skip
         paths = write_report(records, report_dir, ("html", "md"))
         console.print("report: " + ", ".join(str(p) for p in paths if p.suffix in (".html", ".md")))
     if outcome.stopped_early:
@@ -356,7 +367,46 @@ def run_with_progress(cfg, db: Path | None, report_dir: Path) -> None:
     if len(outcome.devices) > 1:
         print_devices(outcome.devices, always=True, details=False)  # their lines are listed above
     if outcome.failures:
-        raise ToolkitError(f"{len(outcome.failures)} combination(s) failed (listed above); the rest are stored")
+        kept = len(outcome.measured) + outcome.already
+        rest = f"the other {kept} are stored" if kept else "nothing was stored"
+        raise ToolkitError(f"{len(outcome.failures)} combination(s) failed (listed above); {rest}")
+
+
+@contextlib.contextmanager
+def _sweep_progress():
+    """A ``step(phase, total, label, status=False)`` callback: rich bars on a terminal, else one plain line per
+    finished item (and per status change: a cloud job's state)."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if not err_console.is_terminal:
+        done: dict[str, int] = {}
+        t0 = time.monotonic()
+
+        def line(phase: str, total: int, label: str, status: bool = False) -> None:
+            if label and status:
+                err_console.print(f"{phase}: {label} ({time.monotonic() - t0:.0f} s)", highlight=False, soft_wrap=True)
+            elif label:
+                done[phase] = done.get(phase, 0) + 1
+                err_console.print(f"{phase} {done[phase]}/{total} {label} ({time.monotonic() - t0:.0f} s)",
+                                  highlight=False, soft_wrap=True)  # fmt: skip
+
+        yield line
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[item]}"))  # fmt: skip
+    tasks: dict[str, int] = {}
+    # no stdout/stderr redirect: rich's would print the captured third-party output above the bars
+    with Progress(*columns, console=err_console, transient=False, redirect_stdout=False, redirect_stderr=False) as bar:
+
+        def step(phase: str, total: int, label: str, status: bool = False) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(f"{phase:8s}", total=total, item="")
+            if label:
+                bar.update(tasks[phase], advance=0 if status else 1, item=label)
+
+        yield step
 
 
 def print_measured(records: list[dict]) -> None:

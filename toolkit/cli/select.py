@@ -23,6 +23,33 @@ _PUBLISHED = typer.Option(
 )
 
 
+def _gather(
+    device: str | None,
+    runtime: str | None,
+    precision: str | None,
+    delegate: str | None,
+    db: Path | None,
+    files: list[Path] | None,
+    include_published: bool = False,
+) -> tuple[list, list]:
+    """:func:`toolkit.select.gather_records`, and one line saying where the records came from."""
+    from toolkit.results import default_db_path
+    from toolkit.select import gather_records
+
+    recs, prior = gather_records(device, runtime, precision, delegate, db=db, files=files,
+                                 include_published=include_published)  # fmt: skip
+    mine = [r for r in recs if r.get("source") != "published"]
+    path = Path(db) if db is not None else default_db_path()
+    extra = f"{len(recs) - len(mine)} built-in published record(s)" if len(mine) < len(recs) else ""
+    if files or path.exists():
+        where = ", ".join(map(str, files)) if files else str(path)
+        console.print(f"read {len(mine)} record(s) from {where}" + (f" and {extra}" if extra else ""),
+                      highlight=False, soft_wrap=True)  # fmt: skip
+    else:
+        console.print(f"read {extra or 'no records'} (no results DB at {path})", highlight=False, soft_wrap=True)
+    return recs, prior
+
+
 def _latency(c: Any, value: float) -> str:
     return f"{value:.3g}" + ("*" if c.predicted else "") + (" published" if c.published and not c.predicted else "")
 
@@ -66,11 +93,10 @@ def select(
 ) -> None:
     """The most accurate variant whose latency fits the budget, runners-up and the Pareto frontier (◆)."""
     from toolkit.errors import ToolkitError
-    from toolkit.select import confirm_pick, flagged_choices, gather_records
+    from toolkit.select import confirm_pick, flagged_choices
     from toolkit.select import select as choose
 
-    recs, prior = gather_records(device, runtime, precision, delegate, db=db, files=records,
-                                 include_published=include_published)  # fmt: skip
+    recs, prior = _gather(device, runtime, precision, delegate, db, records, include_published)
     sel = choose(recs, budget_ms, device, runtime, precision, metric, accuracy, include_predicted,
                  delegate=delegate, prior_records=prior)  # fmt: skip
     console.print(_table(sel))
@@ -87,26 +113,42 @@ def select(
 def predict_latency(
     alpha: float = typer.Option(..., "--alpha", "-a", help="Width multiplier in (0, 1]."),
     resolution: int = typer.Option(..., "--resolution", "-r", help="Input side, a positive multiple of 32."),
-    device: str = typer.Option(..., "--device", help="A measured device's name or a published one."),
+    device: str = typer.Option(
+        None, "--device", help="A measured device's name or a published one (default: the only measured one)."
+    ),
     runtime: str = _RUNTIME,
     precision: str = _PRECISION,
     delegate: str = _DELEGATE,
     db: Path = _DB,
     records: list[Path] = _RECORDS,
 ) -> None:
-    """Predict a variant's median latency on a device's configuration, with a ~95% interval."""
+    """Predict a variant's median latency on a device's configuration, with a ~95% interval.
+
+    Without --runtime/--precision/--delegate, one prediction per configuration the device has (a sweep
+    measures two: ExecuTorch and ONNX Runtime); without --device, the one device your results measured.
+    """
+    from toolkit.errors import UsageError
     from toolkit.latency_transfer import predict
-    from toolkit.select import gather_records
+    from toolkit.records import group_by_config
     from toolkit.variants import Variant
 
     v = Variant(alpha, resolution)
-    recs, prior = gather_records(device, runtime, precision, delegate, db=db, files=records)
-    p = predict(v.alpha, v.resolution, device, runtime, precision, delegate, records=recs, prior_records=prior)
-    where = f"{p.key[1]} {p.key[2]}" + ("" if p.key[3] == "default" else f" {p.key[3]}")
-    how = "transferred from other devices" if p.method == "transfer" else "fitted"
-    note = " (outside the measured range: interval widened)" if p.extrapolated else ""
-    console.print(f"{v.name} on {device} ({where}): predicted median {p.median_ms:.3g} ms, 95% interval "
-                  f"[{p.low_ms:.3g}, {p.high_ms:.3g}] ms ({how}){note}", highlight=False, soft_wrap=True)  # fmt: skip
+    recs, prior = _gather(device, runtime, precision, delegate, db, records)
+    if device is None:
+        names = sorted({r["device"]["name"] for r in recs})
+        if len(names) != 1:
+            raise UsageError("pass --device: " + (f"measured ones: {', '.join(names)}" if names else "none measured"))
+        device = names[0]
+    wanted = (device, runtime, precision, delegate)
+    keys = [k for k in sorted(group_by_config(recs)) if all(w in (None, x) for w, x in zip(wanted, k, strict=True))]
+    for key in keys or [wanted]:  # nothing matching: predict() says what was measured
+        p = predict(v.alpha, v.resolution, device, *key[1:], records=recs, prior_records=prior)
+        where = f"{p.key[1]} {p.key[2]}" + ("" if p.key[3] == "default" else f" {p.key[3]}")
+        how = "transferred from other devices" if p.method == "transfer" else "fitted"
+        note = " (outside the measured range: interval widened)" if p.extrapolated else ""
+        console.print(f"{v.name} on {device} ({where}): predicted median {p.median_ms:.3g} ms, 95% interval "
+                      f"[{p.low_ms:.3g}, {p.high_ms:.3g}] ms ({how}){note}", highlight=False,
+                      soft_wrap=True)  # fmt: skip
 
 
 @app.command("devices")

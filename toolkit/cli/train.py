@@ -114,6 +114,8 @@ def eval_command(
     from toolkit.evaluate import evaluate_checkpoint
 
     res = evaluate_checkpoint(weights, data, alpha=alpha, resolution=resolution, batch_size=batch_size)
+    if res.note:
+        err_console.print(f"[yellow]note:[/] {res.note}", highlight=False, soft_wrap=True)
     console.print(res.summary() + (f", {res.skipped} unreadable skipped" if res.skipped else ""), highlight=False)
     for true, pred, count in res.most_confused(confused):
         console.print(f"  {true} → {pred}: {count}", highlight=False)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from toolkit._deps import require
+from toolkit.console import stage
 from toolkit.errors import ToolkitError, UsageError
 from toolkit.export.base import ExportConfig
 from toolkit.export.manifest import package_version
@@ -117,8 +118,10 @@ class CoreMLExporter:
         scale, bias, in_graph = image_scale_bias(prep)
         module: torch.nn.Module = _Normalize(model, prep.mean, prep.std) if in_graph else model
         module = _Probabilities(module).eval()
+        stage("tracing")
         with torch.no_grad():
             program = torch.export.export(module, (example,)).run_decompositions({})
+        stage("converting")
         rgb = ct.colorlayout.RGB
         image = ct.ImageType(name=INPUT_NAME, shape=tuple(example.shape), scale=scale, bias=bias, color_layout=rgb)
         mlmodel = ct.convert(
@@ -135,10 +138,12 @@ class CoreMLExporter:
             from quantization import hooks
             from quantization.coreml import compress_mlmodel
 
+            stage("quantizing")
             cal, qcfg = hooks.prepare(model, self.target, cfg.options)
             mlmodel, layers = compress_mlmodel(mlmodel, qcfg, cal)
             quant = hooks.record(qcfg, cal, layers)
         _describe(mlmodel, model, precision if quant is None else f"int8 ({quant['scheme']})", target.name)
+        stage("serializing")
         mlmodel.save(str(out_path))
         from toolkit.runtimes.coreml import spec_summary
 

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from toolkit._deps import require
+from toolkit.console import stage
 from toolkit.errors import ToolkitError
 from toolkit.export.base import QUANT_OPTION_KEYS, ExportConfig
 from toolkit.runtimes.base import Runner
@@ -114,6 +115,7 @@ def count_delegation(edge: Any) -> dict[str, Any]:
 
 def lower_to_xnnpack(model: torch.nn.Module, example: torch.Tensor) -> tuple[bytes, dict[str, Any]]:
     """The plain ExecuTorch reference path (also the benchmark baseline): bytes of the .pte and op counts."""
+    stage("tracing")
     return lower_program(torch.export.export(model, (example,)))
 
 
@@ -129,9 +131,11 @@ def lower_program(exported: torch.export.ExportedProgram) -> tuple[bytes, dict[s
     from quantization.xnnpack_padding import asymmetric_pad_convs
 
     rewritten = [0]
+    stage("lowering")
     with asymmetric_pad_convs(rewritten):  # XNNPACK serializes inside to_edge_transform_and_lower
         edge = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
     counts = count_delegation(edge) | {"asymmetric_padded_convs": rewritten[0]}
+    stage("serializing")
     return edge.to_executorch().buffer, counts
 
 
@@ -192,6 +196,7 @@ class ExecuTorchExporter:
 
             program = cfg.options.get("qat_program")  # already int8 (toolkit train --qat): lower it as is
             if program is None:
+                stage("quantizing")
                 cal, qcfg = hooks.prepare(model, self.target, cfg.options)
                 program = hooks.xnnpack_program(model, example, cal, qcfg)
             else:

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from toolkit._deps import require
+from toolkit.console import stage
 from toolkit.errors import ToolkitError, UsageError
 from toolkit.export.base import ExportConfig
 from toolkit.runtimes.base import Runner
@@ -68,6 +69,7 @@ class OnnxExporter:
             from quantization import hooks
             from quantization.onnx import quantize_onnx
 
+            stage("quantizing")
             cal, qcfg = hooks.prepare(model, self.target, cfg.options)
             fp32 = out_path.with_name(f"{out_path.stem}.fp32{out_path.suffix}")
             try:
@@ -99,11 +101,14 @@ class OnnxExporter:
         """The dynamo export into one self-contained file (input ``x``, output ``logits``)."""
         dynamic = {"x": {0: torch.export.Dim("batch", min=1, max=1024)}} if cfg.dynamic_batch else None
         try:
+            stage("tracing")
             program = torch.onnx.export(
                 model, (example,), dynamo=True, external_data=False, opset_version=self._opset(cfg),
                 input_names=["x"], output_names=["logits"], dynamic_shapes=dynamic, verbose=False,
             )  # fmt: skip
+            stage("optimizing")
             program.optimize()
+            stage("serializing")
             program.save(str(path), external_data=False)
         except Exception as e:  # torch.onnx wraps every failure in its own types; keep one line
             raise ToolkitError(f"ONNX export failed: {type(e).__name__}: {str(e).splitlines()[0]}") from e

@@ -8,12 +8,11 @@ export never leaves a file where a good artifact was expected.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from toolkit.console import stage, task
 from toolkit.errors import MissingDependencyError, ToolkitError, UsageError
 from toolkit.export.base import (
     QUANT_OPTION_KEYS,
@@ -42,6 +42,7 @@ from toolkit.export.manifest import (
     tree_sha256,
     write_manifest,
 )
+from toolkit.interrupts import deferred
 from toolkit.runtimes import manifest_path, read_manifest
 
 __all__ = [
@@ -112,18 +113,6 @@ def check_output_dir(output_dir: Path) -> Path:
     return output_dir
 
 
-@contextlib.contextmanager
-def _stage(progress: bool, text: str) -> Iterator[None]:
-    """A transient spinner on stderr while a slow step runs."""
-    if not progress:
-        yield
-        return
-    from rich.console import Console
-
-    with Console(stderr=True).status(text):
-        yield
-
-
 def export(
     model: torch.nn.Module,
     cfg: ExportConfig,
@@ -154,22 +143,26 @@ def export(
             return ExportResult(final, hit, True, time.perf_counter() - start)
     tmp = out_dir / f".{final.stem}.tmp-{os.getpid()}{exporter.extension}"
     remove_path(tmp)
+    # exporters name their own stages (tracing, lowering, serializing) inside the task's spinner
     try:
-        example = torch.zeros(1, 3, model.resolution, model.resolution)
-        with _stage(progress, f"exporting {final.name}"):
+        with task(final.name, enabled=progress):
+            example = torch.zeros(1, 3, model.resolution, model.resolution)
+            stage("exporting")
             t0 = time.perf_counter()
             extras = exporter.export(model, example, cfg, tmp, precision) or {}
             export_seconds = time.perf_counter() - t0
-        if not tmp.exists():
-            raise ToolkitError(f"{cfg.target} exporter wrote nothing at {tmp.name}")
-        with _stage(progress, f"verifying {final.name}"):
+            if not tmp.exists():
+                raise ToolkitError(f"{cfg.target} exporter wrote nothing at {tmp.name}")
+            stage("verifying")
             parity, warnings = _verify(exporter, tmp, model, cfg, precision, extras, images)
-        warnings += _quantization_warnings(extras.get("quantization"), random_weights=_is_random(model))
-        manifest = build_manifest(
-            model, exporter, cfg, precision, final, tmp, extras, key,
-            parity=parity, warnings=warnings, export_seconds=export_seconds,
-        )  # fmt: skip
-        _install(tmp, final, manifest, model)
+            warnings += _quantization_warnings(extras.get("quantization"), random_weights=_is_random(model))
+            manifest = build_manifest(
+                model, exporter, cfg, precision, final, tmp, extras, key,
+                parity=parity, warnings=warnings, export_seconds=export_seconds,
+            )  # fmt: skip
+            stage("writing")
+            with deferred():  # labels, artifact and manifest go into place together or not at all
+                _install(tmp, final, manifest, model)
     finally:
         remove_path(tmp)
     return ExportResult(final, manifest, False, time.perf_counter() - start)

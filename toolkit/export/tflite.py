@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from toolkit._deps import require
+from toolkit.console import stage
 from toolkit.errors import MissingDependencyError, ToolkitError
 from toolkit.export.base import ExportConfig
 from toolkit.export.manifest import package_version
@@ -80,10 +81,12 @@ class TFLiteExporter:
                 data = float_io(data)  # QUANTIZE in front, DEQUANTIZE behind: float32 edges, same int8 math
         else:
             module = (NHWCInput(model) if nhwc else model).eval()
+            stage("converting")
             with torch.no_grad(), _quiet_litert():
                 data = litert_torch.convert(module, (sample,)).model_content()
         if precision == "fp16":
             data = _fp16_weights(data)
+        stage("serializing")
         _write(out_path, data)
         ops = op_counts(out_path)
         expected = {"CONV_2D": 14, "DEPTHWISE_CONV_2D": 13, "FULLY_CONNECTED": 1}
@@ -116,11 +119,13 @@ class TFLiteExporter:
         from quantization import hooks
         from quantization.tflite import prepare_for_litert
 
+        stage("quantizing")
         cal, qcfg = hooks.prepare(model, self.target, cfg.options)
         module, quant_config = prepare_for_litert(hooks.model_for(model, qcfg), example, cal, qcfg)
         if cfg.layout == "nhwc":
             module = litert_torch.to_channel_last_io(module, args=[0])
         try:
+            stage("converting")
             with torch.no_grad(), _quiet_litert():
                 data = litert_torch.convert(module, (sample,), quant_config=quant_config).model_content()
         except Exception as e:  # the converter raises many unrelated types; keep one line

@@ -266,38 +266,52 @@ def fan_out(
     stop = threading.Event()
     slots = threading.Semaphore(max_parallel or len(specs) or 1)
     outcomes = {spec: DeviceOutcome(spec) for spec in specs}
+    # Waited on instead of Thread.join: a Ctrl-C landing inside join() can mark a running thread as finished
+    # (CPython 3.11, bpo-45274's fix), after which the process would exit under a thread still in a runtime.
+    done = {spec: threading.Event() for spec in specs}
 
     def worker(spec: str) -> None:
-        with slots:
-            if stop.is_set():
-                outcomes[spec].interrupted = True
-                return
-            outcomes[spec] = work(spec, stop)
+        try:
+            with slots:
+                if stop.is_set():
+                    outcomes[spec].interrupted = True
+                    return
+                outcomes[spec] = work(spec, stop)
+        except KeyboardInterrupt:  # interrupts.check() in a host measurement: Ctrl-C reached this thread
+            outcomes[spec].interrupted = True
+        finally:
+            done[spec].set()
 
     threads = [threading.Thread(target=worker, args=(s,), name=f"device {s}", daemon=True) for s in specs]
     try:
         for t in threads:
             t.start()
-        for t in threads:
-            while t.is_alive():
-                t.join(0.2)
+        for spec in specs:
+            while not done[spec].wait(0.2):
+                pass
     except KeyboardInterrupt:
+        from toolkit import interrupts
+
         stop.set()
+        interrupts.requested.set()  # a host measurement in a device thread stops at its next run
         deadline = time.monotonic() + grace_s
         try:
-            for t in (t for t in threads if t.ident is not None):  # started ones
-                t.join(max(0.0, deadline - time.monotonic()))
+            for spec, t in zip(specs, threads, strict=True):
+                if t.ident is not None:  # started
+                    done[spec].wait(max(0.0, deadline - time.monotonic()))
         except KeyboardInterrupt:
             pass  # a second Ctrl-C: stop waiting
-        raise InterruptedRunError(_interrupted_message(specs, outcomes, threads, db_path)) from None
+        finally:
+            interrupts.requested.clear()  # this run's threads have stopped (or been given up on)
+        busy = [s for s, t in zip(specs, threads, strict=True) if t.ident is not None and not done[s].is_set()]
+        raise InterruptedRunError(_interrupted_message(outcomes, busy, db_path)) from None
     return [outcomes[s] for s in specs]
 
 
-def _interrupted_message(specs, outcomes, threads, db_path) -> str:
-    stored = sum(len(o.measured) for o in outcomes.values())
-    busy = [s for s, t in zip(specs, threads, strict=True) if t.is_alive()]  # still holding their device
+def _interrupted_message(outcomes, busy, db_path) -> str:
+    stored = sum(len(o.measured) for o in outcomes.values())  # busy: devices still holding their device
     running = open_jobs_line(db_path) or "; ".join(p for o in outcomes.values() for p in o.pending)
-    line = f"interrupted: {stored} result(s) stored"
+    line = f"interrupted: {stored} result(s) stored" + (f" in {db_path}" if db_path is not None else "")
     line += f"; still busy: {', '.join(busy)}" if busy else ""
     line += f"; jobs still running on the service: {running}" if running else ""
     return line + "; re-run the same command to collect the rest"

@@ -370,8 +370,11 @@ def write_ops_json(profiles: Iterable[OpsProfile], path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     doc = {"kind": OPS_KIND, "version": 1, "profiles": [p.to_dict() for p in profiles]}
-    tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+        os.replace(tmp, path)
+    finally:  # interrupted: the previous file stays, no partial one beside it
+        tmp.unlink(missing_ok=True)
     return path
 
 

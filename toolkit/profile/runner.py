@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from toolkit import interrupts
 from toolkit.profile.protocol import ProfileConfig
 from toolkit.runtimes.base import Runner
 
@@ -124,12 +125,14 @@ def profile_input(manifest: dict[str, Any]) -> np.ndarray:
 
 def _timed_loop(run: Callable[[np.ndarray], Any], x: np.ndarray, config: ProfileConfig) -> list[float]:
     clock = time.perf_counter_ns
+    check = interrupts.check  # Ctrl-C reaches a measuring thread through this, outside the timed bracket
     if config.duration_s is None:
         samples = [0] * config.iterations
         for i in range(config.iterations):
             t0 = clock()
             run(x)
             samples[i] = clock() - t0
+            check()
     else:
         samples = []
         deadline = clock() + int(config.duration_s * 1e9)
@@ -140,6 +143,7 @@ def _timed_loop(run: Callable[[np.ndarray], Any], x: np.ndarray, config: Profile
             samples.append(t1 - t0)
             if t1 >= deadline:
                 break
+            check()
     return [s / 1e6 for s in samples]
 
 
@@ -172,6 +176,7 @@ def measure(
         rss_seen.append(rss_mb())
         for _ in range(config.warmup):
             runner.run(x)
+            interrupts.check()
         samples = _timed_loop(runner.run, x, config)
         rss_seen.append(rss_mb())
         name, version = runner.name, str(runner.version)

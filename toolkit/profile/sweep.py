@@ -21,6 +21,7 @@ Threads: ``SweepConfig.threads`` is a count (0 = the runtime's default) or None 
 
 from __future__ import annotations
 
+import signal
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -179,8 +180,10 @@ def _build_variant(
 
     if threads:
         torch.set_num_threads(threads)
+    out: list = []
+    if _stopping:  # a queued build reaching a worker the sweep is stopping
+        return out
     model = mobilenet_v1(alpha, resolution, weights=cfg.weights, seed=cfg.seed)
-    out = []
     for target, precision in jobs:
         ecfg = ExportConfig(target=target, precision=precision, output_dir=cfg.output_dir, verify=cfg.verify)
         try:
@@ -189,6 +192,26 @@ def _build_variant(
         except (ToolkitError, ImportError, RuntimeError) as e:  # one broken export must not sink the sweep
             out.append((target, precision, None, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"))
     return out
+
+
+_stopping = False  # set in a build worker when the sweep stops it
+
+
+def _worker_init() -> None:
+    """Build workers leave Ctrl-C to the sweep, which stops them with SIGTERM once (see :func:`_build_all`).
+
+    SIGTERM raises KeyboardInterrupt in the worker, so the export pipeline removes its temp file on the way
+    out; builds still queued for the worker then return at once.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_worker)
+
+
+def _stop_worker(signum: int, frame: Any) -> None:
+    global _stopping
+    if not _stopping:
+        _stopping = True
+        raise KeyboardInterrupt
 
 
 def _reusable(path: Path, cfg: SweepConfig) -> dict[str, Any] | None:
@@ -239,12 +262,19 @@ def _build_all(todo: dict[tuple[float, int], list[Combo]], cfg: SweepConfig, ste
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    with ProcessPoolExecutor(max_workers=cfg.jobs, mp_context=mp.get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(max_workers=cfg.jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+    try:
         futs = {
             pool.submit(_build_variant, a, r, [(c.target, c.precision) for c in cs], cfg, 1): cs for (a, r), cs in items
         }
         for fut in as_completed(futs):
             collect(futs[fut], fut.result())
+    except BaseException:  # Ctrl-C (or a failure): stop the builds and wait until each has cleaned up
+        for worker in mp.active_children():
+            worker.terminate()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return built
 
 
@@ -265,9 +295,11 @@ def run_sweep(
     Building holds the host's measurement lock (it would disturb anyone timing here) and each device is
     measured under its own (:mod:`toolkit.profile.lock`); ``say`` gets the line when the sweep waits for one.
     """
+    from toolkit.export.pipeline import check_output_dir
     from toolkit.profile.lock import measurement_lock
 
     report = progress or (lambda phase, total, label, status=False: None)
+    check_output_dir(cfg.output_dir)  # one line now, not the same failure once per combination
     specs = expand_specs(cfg.device_specs)
     combos = plan(cfg)
     out = SweepOutcome(total=len(combos) * len(specs))

@@ -190,8 +190,11 @@ def render_csv(rows: Sequence[Row]) -> str:
 
 def _atomic(path: Path, data: str | bytes) -> Path:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    finally:  # interrupted: the previous file stays, no partial one beside it
+        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -31,8 +31,8 @@ class TrainConfig:
     label smoothing, light augmentation. ``eps`` differs on purpose: TF adds ε *inside* the square
     root and uses 1.0, which floors the denominator at 1 and makes RMSProp plain momentum SGD for the
     small gradients of a trained net; PyTorch adds ε *after* the root, and 1e-3 there keeps the
-    per-weight normalization that makes RMSProp worth using while bounding the first steps, when the
-    running mean of g² still starts from zero (TF starts it at one).
+    per-weight normalization that makes RMSProp worth using. The running mean of g² starts at one, as
+    in TF (:func:`toolkit.training.recipe.make_optimizer`), not at PyTorch's zero.
     """
 
     data: Path

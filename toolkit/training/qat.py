@@ -167,7 +167,7 @@ def _epochs(model, teacher, optimizer, cfg, split, train_ds, val_ds, console, t0
                           f"{history[-1]['top1']:.2%}", highlight=False)  # fmt: skip
             prog["epoch"], prog["step"] = epoch + 1, 0
     if stop.reason == "interrupt":
-        raise TrainingInterruptedError("QAT interrupted; nothing was written (a QAT run is short: run it again)")
+        raise TrainingInterruptedError("nothing was written (a QAT run is short: run it again)")
     return history, stop.reason or "completed"
 
 

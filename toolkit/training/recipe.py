@@ -31,8 +31,34 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     groups = param_groups(model, cfg.weight_decay)
     if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(groups, lr=cfg.base_lr, alpha=cfg.rmsprop_decay, eps=cfg.eps, momentum=cfg.momentum)
+        opt = torch.optim.RMSprop(groups, lr=cfg.base_lr, alpha=cfg.rmsprop_decay, eps=cfg.eps, momentum=cfg.momentum)
+        _start_mean_square_at_one(opt)
+        return opt
     return torch.optim.SGD(groups, lr=cfg.base_lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)
+
+
+@torch.no_grad()
+def _start_mean_square_at_one(opt: torch.optim.RMSprop) -> None:
+    """TF's RMSProp (the paper's) starts each weight's mean square g² at 1; PyTorch's at 0.
+
+    From 0, the first steps divide by sqrt((1 - decay)·g²) and move every weight by ~3× the learning rate
+    whatever its gradient: from scratch that throws the first epoch away (digits, α 0.25: loss above
+    chance after epoch 1, 47% top-1 after 3 epochs; from 1: 87%). The state is made by the optimizer's own
+    code (one step with zero gradients and a zero learning rate), then its mean square is set to 1.
+    """
+    params = [p for g in opt.param_groups for p in g["params"]]
+    grads = [p.grad for p in params]
+    saved = [(g["lr"], g["weight_decay"]) for g in opt.param_groups]
+    for p in params:
+        p.grad = torch.zeros_like(p)
+    for g in opt.param_groups:
+        g["lr"], g["weight_decay"] = 0.0, 0.0
+    opt.step()  # creates each weight's state: mean square 0, momentum 0
+    for p, grad in zip(params, grads, strict=True):
+        opt.state[p]["square_avg"].fill_(1.0)
+        p.grad = grad
+    for g, (lr, decay) in zip(opt.param_groups, saved, strict=True):
+        g["lr"], g["weight_decay"] = lr, decay
 
 
 def lr_at(step: int, total_steps: int, steps_per_epoch: int, cfg: TrainConfig) -> float:

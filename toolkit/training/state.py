@@ -32,8 +32,11 @@ def save_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimi
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(blob, tmp)
-    tmp.replace(path)
+    try:
+        torch.save(blob, tmp)
+        tmp.replace(path)
+    finally:  # a second Ctrl-C mid-write leaves the previous state and no partial file
+        tmp.unlink(missing_ok=True)
     return path
 
 
