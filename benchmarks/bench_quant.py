@@ -39,7 +39,6 @@ def _build(runtime: str, alpha: float, res: int, kind: str, out: Path) -> Path:
     """Write one artifact of ``kind`` (see the module docstring) under ``out``; reuse it if present."""
     import torch
 
-    import quantization
     from toolkit import mobilenet_v1
 
     model = mobilenet_v1(alpha, res, weights="random")
@@ -57,19 +56,24 @@ def _build(runtime: str, alpha: float, res: int, kind: str, out: Path) -> Path:
         return path
     if kind == "vendor-fp32":
         if runtime == "executorch":
-            from quantization.xnnpack import lower_to_pte
+            from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+            from executorch.exir import to_edge_transform_and_lower
 
-            path.write_bytes(lower_to_pte(torch.export.export(model, (example,))))
+            program = torch.export.export(model, (example,))
+            edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+            path.write_bytes(edge.to_executorch().buffer)
         elif runtime == "tflite":
             import litert_torch
 
             litert_torch.convert(model, (example,)).export(str(path))
         else:
-            from quantization.onnx import export_fp32_onnx
-
-            export_fp32_onnx(model, example, path)
+            torch.onnx.export(model.eval(), (example,), str(path), dynamo=True, external_data=False)
         return path
-    quantization.quantize(model, runtime, "int8", None, path, fold_padding=False, eval_data=np.zeros((0, 3, res, res)))
+    from toolkit.export import quantize
+
+    no_eval = np.zeros((0, 3, res, res), np.float32)  # accuracy is not what this benchmark measures
+    art = quantize(model, runtime, "int8", None, out / "vendor", fold_padding=False, eval_data=no_eval)
+    path.write_bytes(art.path.read_bytes())
     return path
 
 

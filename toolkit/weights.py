@@ -32,6 +32,7 @@ __all__ = [
     "load_checkpoint",
     "resolve",
     "save_checkpoint",
+    "state_sha256",
 ]
 
 IMAGENET_BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet/"
@@ -51,6 +52,23 @@ def file_sha256(path: str | Path) -> str:
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
+    return h.hexdigest()
+
+
+def state_sha256(model: Any) -> str:
+    """Hash of a model's weights (names, shapes, bytes), in a stable order.
+
+    Keyed on tensors rather than a source file, so an in-memory fine-tune or a seeded random model is
+    identified as exactly what it is: the export cache keys on it and manifests record it, so an artifact's
+    model can be rebuilt and checked.
+    """
+    import torch
+
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
 
 

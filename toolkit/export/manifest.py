@@ -21,7 +21,7 @@ import torch
 import toolkit
 from toolkit.export.base import ExportConfig, Exporter
 from toolkit.runtimes import manifest_path
-from toolkit.weights import file_sha256
+from toolkit.weights import file_sha256, state_sha256
 
 __all__ = [
     "MANIFEST_VERSION",
@@ -70,20 +70,6 @@ def tool_versions(exporter: Exporter) -> dict[str, str]:
     if hook is not None:
         versions.update({k: str(v) for k, v in hook().items() if v is not None})
     return versions
-
-
-def state_sha256(model: torch.nn.Module) -> str:
-    """Hash of the weights actually being exported (names, shapes, bytes), in a stable order.
-
-    Keyed on tensors rather than the source file so an in-memory fine-tune or a seeded random model is
-    cached as exactly what it is.
-    """
-    h = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        t = tensor.detach().cpu().contiguous()
-        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
 
 
 def tree_sha256(path: Path) -> str:

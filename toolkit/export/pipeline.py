@@ -174,9 +174,9 @@ def _quantization_key(cfg: ExportConfig, precision: str) -> tuple[dict[str, Any]
     Quantization options on a float export are a mistake worth one line, not a silent no-op.
     """
     if cfg.options.get("qat_program") is not None:  # an int8 program from `toolkit train --qat`
-        from quantization.qat import export_key
+        from quantization.hooks import qat_cache_options
 
-        return export_key(cfg.target, precision, cfg.options)
+        return qat_cache_options(cfg.target, precision, cfg.options)
     given = sorted(k for k in QUANT_OPTION_KEYS if cfg.options.get(k) is not None)
     if precision != "int8":
         if given:
