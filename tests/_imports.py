@@ -19,12 +19,16 @@ PACKAGES = ("toolkit", "quantization")
 
 @dataclass(frozen=True)
 class ImportStmt:
-    """One imported name: ``module`` is absolute and dotted; ``name`` is set for ``from module import name``."""
+    """One imported name: ``module`` is absolute and dotted; ``name`` is set for ``from module import name``.
+
+    ``lazy``: the import sits inside a function, so it runs when that function is called, not on import.
+    """
 
     module: str
     name: str | None
     line: int
     type_checking: bool
+    lazy: bool = False
 
 
 def module_files(root: Path = ROOT, packages: Iterable[str] = PACKAGES) -> dict[str, Path]:
@@ -51,25 +55,26 @@ def imports_of(path: Path, module: str) -> list[ImportStmt]:
     package = module if Path(path).name == "__init__.py" else module.rpartition(".")[0]
     out: list[ImportStmt] = []
 
-    def visit(node: ast.AST, guarded: bool) -> None:
+    def visit(node: ast.AST, guarded: bool, lazy: bool) -> None:
         if isinstance(node, ast.If) and _is_type_checking(node.test):
             for child in node.body:
-                visit(child, True)
+                visit(child, True, lazy)
             for child in node.orelse:
-                visit(child, guarded)
+                visit(child, guarded, lazy)
             return
         if isinstance(node, ast.Import):
-            out.extend(ImportStmt(a.name, None, node.lineno, guarded) for a in node.names)
+            out.extend(ImportStmt(a.name, None, node.lineno, guarded, lazy) for a in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
                 base = ".".join([*anchor, *([base] if base else [])])
-            out.extend(ImportStmt(base, a.name, node.lineno, guarded) for a in node.names)
+            out.extend(ImportStmt(base, a.name, node.lineno, guarded, lazy) for a in node.names)
+        inner = lazy or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
         for child in ast.iter_child_nodes(node):
-            visit(child, guarded)
+            visit(child, guarded, inner)
 
-    visit(tree, False)
+    visit(tree, False, False)
     return out
 
 
