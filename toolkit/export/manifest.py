@@ -12,13 +12,13 @@ import os
 import shutil
 import tempfile
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import torch
 
 import toolkit
+from toolkit._deps import installed_version
 from toolkit.export.base import ExportConfig, Exporter
 from toolkit.runtimes import manifest_path
 from toolkit.weights import file_sha256, state_sha256
@@ -56,11 +56,7 @@ RESERVED_EXTRAS = (
 )
 
 
-def package_version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
+package_version = installed_version  # the installed release of a distribution, or None
 
 
 def tool_versions(exporter: Exporter) -> dict[str, str]:
