@@ -30,7 +30,8 @@ ISA_FLAGS = ("avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni",
              "bf16")  # fmt: skip
 PACKAGES = ("torch", "executorch", "onnxruntime", "ai-edge-litert", "litert-torch", "coremltools")
 
-__all__ = ["OUT", "Run", "finish", "loaded", "machine", "markdown", "start", "table", "table_from_markdown"]
+__all__ = ["OUT", "Run", "finish", "interleaved", "loaded", "machine", "markdown", "start", "table",
+           "table_from_markdown"]  # fmt: skip
 
 
 def _cpuinfo() -> dict[str, str]:
@@ -115,6 +116,29 @@ def start(name: str, quick: bool = False, argv: list[str] | None = None, *, time
     args = sys.argv[1:] if argv is None else argv
     command = shlex.join(["python", f"benchmarks/{script}", *args])
     return Run(name, command, quick, machine(), [round(x, 2) for x in os.getloadavg()], _utc(), timed)
+
+
+def interleaved(
+    calls: dict[str, Any], warmup: int, runs: int, rounds: int, settle_s: float = 0.0
+) -> dict[str, list[float]]:
+    """Milliseconds per call of each callable, timed in interleaved rounds with the order rotated each round.
+
+    A load spike then hits every artifact alike and none always runs first; ``settle_s`` is a pause before
+    each block (ONNX Runtime's spinning threads disturb whatever runs next).
+    """
+    keys = list(calls)
+    samples: dict[str, list[float]] = {k: [] for k in keys}
+    for k in keys:
+        for _ in range(warmup):
+            calls[k]()
+    for r in range(rounds):
+        for k in keys[r % len(keys) :] + keys[: r % len(keys)]:
+            time.sleep(settle_s)
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                calls[k]()
+                samples[k].append((time.perf_counter() - t0) * 1e3)
+    return samples
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> dict[str, Any]:

@@ -53,17 +53,7 @@ def _time_worker(paths: list[str], warmup: int, runs: int, rounds: int, threads:
         dtype = {5: torch.float16, 6: torch.float32}[int(meta.dtype())]
         x = torch.from_numpy(np.random.default_rng(0).standard_normal(tuple(meta.sizes())).astype(np.float32))
         calls[p] = lambda prog=program, m=method, x=x.to(dtype): m.execute([x])
-    samples: dict[str, list[float]] = {p: [] for p in paths}
-    for p in paths:
-        for _ in range(warmup):
-            calls[p]()
-    for r in range(rounds):
-        for p in paths[r % len(paths) :] + paths[: r % len(paths)]:  # rotate: no program always runs first
-            for _ in range(runs):
-                t0 = time.perf_counter()
-                calls[p]()
-                samples[p].append((time.perf_counter() - t0) * 1e3)
-    print(json.dumps(samples))
+    print(json.dumps(bm.interleaved(calls, warmup, runs, rounds)))
 
 
 def _table(rows: list[dict]) -> dict:

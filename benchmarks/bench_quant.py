@@ -110,19 +110,8 @@ def _time_worker(runtime: str, paths: list[str], warmup: int, runs: int, rounds:
             s = ort.InferenceSession(p, o, providers=["CPUExecutionProvider"])
             name = s.get_inputs()[0].name
             calls[p] = lambda s=s, name=name, x=x: s.run(None, {name: x})
-    samples: dict[str, list[float]] = {p: [] for p in paths}
-    for p in paths:
-        for _ in range(warmup):
-            calls[p]()
-    for r in range(rounds):
-        for p in paths[r % len(paths) :] + paths[: r % len(paths)]:  # rotate: no artifact always runs first
-            if runtime == "onnx":
-                time.sleep(0.1)  # let ORT's spinning threads settle before the next artifact
-            for _ in range(runs):
-                t0 = time.perf_counter()
-                calls[p]()
-                samples[p].append((time.perf_counter() - t0) * 1e3)
-    print(json.dumps(samples))
+    # ORT's spinning threads must go idle before the next artifact runs
+    print(json.dumps(bm.interleaved(calls, warmup, runs, rounds, settle_s=0.1 if runtime == "onnx" else 0.0)))
 
 
 def main(argv: list[str] | None = None) -> int:
