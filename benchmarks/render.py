@@ -84,6 +84,16 @@ SECTIONS = (
         "python benchmarks/bench_harness.py --quick",
     ),
     Section(
+        "bench_compare",
+        "The regression gate: false alarms, detection, interval coverage",
+        "Repeated host measurements of the same ONNX Runtime artifacts, alternating as built (A) and with a "
+        "known 10% slowdown injected after every inference (B), compared by `toolkit compare`'s gate: how often "
+        "identical artifacts are called regressed, how often the real slowdown is caught, how often the stated "
+        "interval holds the median over all runs, and what measuring costs beyond the inferences.",
+        "python benchmarks/bench_compare.py",
+        "python benchmarks/bench_compare.py --quick",
+    ),
+    Section(
         "bench_sweep",
         "The default host sweep, end to end",
         "`toolkit sweep` with its defaults in a fresh directory: cold (build, verify, profile, report), warm "
