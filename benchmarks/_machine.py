@@ -59,7 +59,7 @@ def _memory_gib() -> float | None:
 
 def machine() -> dict[str, Any]:
     """CPU model, the ISA flags that matter for inference kernels, cores, memory, OS and runtime versions."""
-    from toolkit.profile.host import cpu_model
+    from toolkit.profile.host_record import cpu_model
 
     info = _cpuinfo()
     have = set((info.get("flags") or info.get("features") or "").split())
