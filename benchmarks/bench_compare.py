@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     threads = parse_threads(args.threads)
     variants = QUICK if args.quick else ALL
     n_a = args.runs or (4 if args.quick else 20)
-    run = bm.start("bench_compare", args.quick, argv)
+    bench = bm.start("bench_compare", args.quick, argv)
     started = time.time()
     paths = _artifacts(variants, args.target, args.artifacts_dir)
     site = Path(tempfile.mkdtemp(prefix="bench-compare-"))
@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> None:
     if "interference" in doc:
         notes.append("interference (median of slice medians, ms): " + json.dumps(doc["interference"]["medians_ms"]))
     print(bm.markdown(table) + "\n\n" + "\n".join(notes))
-    print(f"wrote {bm.finish(run, tables=[table], data=doc, notes=notes)}")
+    print(f"wrote {bm.finish(bench, tables=[table], data=doc, notes=notes)}")
 
 
 if __name__ == "__main__":
