@@ -56,6 +56,7 @@ DEFAULT_TARGETS = {"host": ("executorch", "onnx"), "android": ("executorch", "tf
 # Devices that run only some targets: a combination outside them is skipped there with one line instead
 # of failing (phones are left to their apps, which refuse a format they cannot run in one line).
 RUNS = {"aihub": ("tflite", "onnx"), "devicefarm": ("executorch", "tflite", "coreml")}
+_EXTENSIONS = {"executorch": ".pte", "onnx": ".onnx", "tflite": ".tflite", "coreml": ".mlpackage"}
 _NEEDS = {"executorch": ("executorch",), "onnx": ("onnx", "onnxruntime"), "tflite": ("litert_torch",),
           "coreml": ("coremltools",)}  # fmt: skip
 
@@ -77,6 +78,11 @@ class Combo:
     @property
     def variant(self) -> Variant:
         return Variant(self.alpha, self.resolution)
+
+    def artifact(self, output_dir: Path) -> Path:
+        """Where the float-I/O export of this combination lands (its format, for planning; reuse is the
+        export pipeline's decision, :func:`_reusable`)."""
+        return Path(output_dir) / f"{self.variant.name}-{self.target}-{self.precision}{_EXTENSIONS[self.target]}"
 
     def __str__(self) -> str:
         return f"{self.variant.name} {self.target} {self.precision}"
