@@ -20,7 +20,7 @@ this script writes, so the product's code runs unchanged). Then, through :func:`
 - **overhead**: what measuring the 0.25-128 artifact alone adds beyond its inferences (the measurement lock,
   the worker round trip carrying its 5 rounds, the CPU counters read around each slice), per timed inference,
   against its median (target < 1%); none of it falls inside a timed sample.
-Writes benchmarks/out/bench_compare.json (``--quick``: bench_compare_quick.json) with the command, the machine
+Writes benchmarks/out/bench_compare.json (``--quick``: benchmarks/out/quick/) with the command, the machine
 (CPU model, ISA flags, cores) and the load average before and after.
 """
 
@@ -30,15 +30,13 @@ import argparse
 import itertools
 import json
 import os
-import platform
-import shlex
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "out"
+import _machine as bm
+
 ALL = [(a, r) for a in (1.0, 0.75, 0.5, 0.25) for r in (224, 192, 160, 128)]
 QUICK = [(1.0, 224), (0.75, 192), (0.5, 160), (0.25, 128)]
 TARGETS = {"false_alarm": 0.05, "detection": 0.95, "coverage": 0.95, "overhead": 0.01}
@@ -74,24 +72,6 @@ if _spin or _nospin:
 
     _rt.open_runner = open_runner
 """
-
-
-def machine() -> dict:
-    """CPU model, the ISA flags that matter for inference kernels, cores, platform, load average now."""
-    from toolkit.profile.host import cpu_model
-
-    flags: list[str] = []
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith(("flags", "Features")):
-                have = set(line.split(":", 1)[1].split())
-                wanted = {"avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "asimd", "asimddp"}
-                flags = sorted(have & wanted)
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu_model(), "isa_flags": flags, "cores": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version()}  # fmt: skip
 
 
 def _artifacts(variants, target: str, artifacts_dir: Path | None) -> list[Path]:
@@ -239,13 +219,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--artifacts-dir", type=Path, default=None, help="where the artifacts are exported/cached")
     ap.add_argument("--interference", action="store_true", help="also measure ORT next to ExecuTorch, 3 ways")
     args = ap.parse_args(argv)
-    from toolkit.profile.environment import loadavg
     from toolkit.profile.threads import parse_threads
 
     threads = parse_threads(args.threads)
     variants = QUICK if args.quick else ALL
     n_a = args.runs or (4 if args.quick else 20)
-    load_before = loadavg()
+    bench = bm.start("bench_compare", args.quick, argv)
     started = time.time()
     paths = _artifacts(variants, args.target, args.artifacts_dir)
     site = Path(tempfile.mkdtemp(prefix="bench-compare-"))
@@ -268,8 +247,6 @@ def main(argv: list[str] | None = None) -> None:
     flags = sorted({f for run in a_runs + b_runs for r in run for f in r.get("flags") or ()})
     busy = sum("busy" in (r.get("flags") or ()) for run in a_runs + b_runs for r in run)
     doc = {
-        "command": shlex.join(["python", "benchmarks/bench_compare.py", *(argv if argv is not None else sys.argv[1:])]),
-        "machine": machine(), "load_before": load_before, "load_after": loadavg(),
         "wall_s": round(time.time() - started, 1), "target": args.target, "threads": args.threads,
         "variants": [f"{a:.2f}-{r}" for a, r in variants], "a_runs": len(a_runs), "b_runs": len(b_runs),
         "slowdown": SLOWDOWN, "targets": TARGETS,
@@ -282,27 +259,25 @@ def main(argv: list[str] | None = None) -> None:
     }  # fmt: skip
     if args.interference:
         doc["interference"] = _interference(args.artifacts_dir, 8 if args.quick else 40)
-    print(
-        f"A/A false alarms: {aa['regressed_share']:.1%} of {aa['variants']} variant comparisons, "
-        f"{aa['any_regressed_share']:.1%} of {aa['comparisons']} compare runs (target <= 5%)"
-    )
-    print(
-        f"A/B detection of a {SLOWDOWN:.0%} slowdown: {ab['regressed_share']:.1%} of {ab['variants']} (target >= 95%)"
-    )
-    print(f"coverage of the run-wide median: stated interval {cover['stated']:.1%}, bootstrap alone "
-          f"{cover['bootstrap_only']:.1%} of {cover['cases']} (target >= 95%); other runs' medians inside "
-          f"{cover['other_runs_inside']:.1%}")  # fmt: skip
-    print(f"lock {overhead['lock_us']:.0f} µs + {overhead['request_us']:.0f} µs for the rounds' request = "
-          f"{overhead['per_inference_us']:.2f} µs per inference = {overhead['share_of_inference']:.3%} of a "
-          f"{overhead['inference_ms']:.3f} ms inference (target < 1%); within a 16-variant sweep "
-          f"{overhead['sweep16_share']:.3%}")  # fmt: skip
-    print(f"load average {load_before} -> {doc['load_after']}; {busy} of {doc['records']} records flagged busy")
+    rows = [
+        ["A/A false alarms, per variant", f"{aa['regressed_share']:.1%} of {aa['variants']}", "≤ 5%"],
+        ["A/A false alarms, per compare run", f"{aa['any_regressed_share']:.1%} of {aa['comparisons']}", "≤ 5%"],
+        [f"A/B detection of a {SLOWDOWN:.0%} slowdown", f"{ab['regressed_share']:.1%} of {ab['variants']}", "≥ 95%"],
+        ["coverage of the run-wide median, stated interval", f"{cover['stated']:.1%} of {cover['cases']}", "≥ 95%"],
+        ["coverage, within-run bootstrap CI alone", f"{cover['bootstrap_only']:.1%} of {cover['cases']}", ""],
+        ["other runs' medians inside the stated interval", f"{cover['other_runs_inside']:.1%}", ""],
+        [f"measuring overhead per inference ({overhead['inference_ms']:.3f} ms inference)",
+         f"{overhead['per_inference_us']:.2f} µs = {overhead['share_of_inference']:.3%}", "< 1%"],
+    ]  # fmt: skip
+    title = (f"{len(variants)} variants on {args.target}, threads {args.threads}: {len(a_runs)} A runs, "
+             f"{len(b_runs)} B runs")  # fmt: skip
+    table = bm.table(title, ["figure", "measured", "target"], rows)
+    notes = [f"{busy} of {doc['records']} records flagged busy by the measurement itself",
+             f"the lock and the rounds' request in a 16-variant sweep: {overhead['sweep16_share']:.3%}"]  # fmt: skip
     if "interference" in doc:
-        print("interference (median of slice medians, ms): " + json.dumps(doc["interference"]["medians_ms"]))
-    OUT.mkdir(exist_ok=True)
-    name = "bench_compare_quick.json" if args.quick else "bench_compare.json"
-    (OUT / name).write_text(json.dumps(doc, indent=1))
-    print(f"wrote {OUT / name}")
+        notes.append("interference (median of slice medians, ms): " + json.dumps(doc["interference"]["medians_ms"]))
+    print(bm.markdown(table) + "\n\n" + "\n".join(notes))
+    print(f"wrote {bm.finish(bench, tables=[table], data=doc, notes=notes)}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Export wall time per target and host latency of each fp32 artifact, side by side in one run.
 
-    python benchmarks/bench_export.py [--variants 1.0-224,0.25-128] [--threads 2] [--json bench_export.json]
+    python benchmarks/bench_export.py [--variants 1.0-224,0.25-128] [--threads 2] [--quick]
 
 Per variant: every installed target is exported through ``toolkit.export`` (``force=True``, parity on),
 plus ExecuTorch's own reference path (plain ``to_edge_transform_and_lower(XnnpackPartitioner())``, no
@@ -8,18 +8,20 @@ toolkit code) as the baseline. Latency: every artifact is timed in a fresh proce
 process, as performance_notes.md prescribes), 10 warm-ups then ``--runs`` runs, repeated for
 ``--rounds`` interleaved rounds; the table shows the median of all samples and the ratios to the best
 runtime and to the ExecuTorch reference. Ratios are the only figures comparable across runs here.
+Writes benchmarks/out/bench_export.json (command, machine, load, table, samples).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import _machine as bm
 
 TARGETS = ("executorch", "tflite", "onnx", "coreml")
 
@@ -124,35 +126,32 @@ def _measure(rows: list[dict], resolution: int, threads: int, runs: int, rounds:
             time.sleep(0.2)
 
 
-def _table(results: dict[str, list[dict]]) -> str:
+def _table(results: dict[str, list[dict]]) -> dict:
     from toolkit.profile.stats import summarize
 
-    lines = ["| variant | target | export s (convert s) | size MB | median ms | p90 ms | vs best | vs ET reference |",
-             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    for variant, rows in results.items():
-        for row in rows:
+    rows = []
+    for variant, group in results.items():
+        for row in group:
             if row.get("samples_ms"):
                 stats = summarize(row["samples_ms"])
                 row["median_ms"], row["p90_ms"] = stats.median_ms, stats.p90_ms
-        timed = [r for r in rows if "median_ms" in r]
+        timed = [r for r in group if "median_ms" in r]
         best = min((r["median_ms"] for r in timed if r["target"] != "executorch-reference"), default=None)
         ref = next((r["median_ms"] for r in timed if r["target"] == "executorch-reference"), None)
-        for r in rows:
+        for r in group:
             if "skipped" in r:
-                lines.append(f"| {variant} | {r['target']} | skipped: {r['skipped']} | | | | | |")
+                rows.append([variant, r["target"], f"skipped: {r['skipped']}", "", "", "", "", ""])
                 continue
             exp = f"{r['export_s']:.1f} ({r.get('convert_s', r['export_s']):.1f})"
             size = f"{r['size_bytes'] / 1e6:.2f}"
             if "median_ms" not in r:
-                lines.append(f"| {variant} | {r['target']} | {exp} | {size} | no host runtime | | | |")
+                rows.append([variant, r["target"], exp, size, "no host runtime", "", "", ""])
                 continue
-            lines.append(
-                f"| {variant} | {r['target']} | {exp} | {size} | {r['median_ms']:.3f} | {r['p90_ms']:.3f} | "
-                f"{r['median_ms'] / best:.2f}× | {r['median_ms'] / ref:.2f}× |"
-                if best and ref
-                else f"| {variant} | {r['target']} | {exp} | {size} | {r['median_ms']:.3f} | {r['p90_ms']:.3f} | | |"
-            )
-    return "\n".join(lines)
+            ratios = [f"{r['median_ms'] / best:.2f}×", f"{r['median_ms'] / ref:.2f}×"] if best and ref else ["", ""]
+            rows.append([variant, r["target"], exp, size, f"{r['median_ms']:.3f}", f"{r['p90_ms']:.3f}", *ratios])
+    columns = ["variant", "target", "export s (convert s)", "size MB", "median ms", "p90 ms", "vs best",
+               "vs ET reference"]  # fmt: skip
+    return bm.table("", columns, rows)
 
 
 def main() -> None:
@@ -161,12 +160,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--json", type=Path, default=Path("bench_export.json"))
     parser.add_argument("--all-variant", default="", help="also time --target all for this variant, e.g. 0.25-128")
+    parser.add_argument("--quick", action="store_true", help="0.25-96 only, 1 round of 5 runs (a smoke run)")
+    parser.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/out/bench_export.json)")
     args = parser.parse_args()
-    meta = {"host": platform.node(), "machine": platform.machine(), "python": platform.python_version(),
-            "threads": args.threads, "runs": args.runs, "rounds": args.rounds, "batch": 1}  # fmt: skip
-    payload: dict = {"meta": meta, "results": {}, "target_all": None, "table_markdown": ""}
+    if args.quick:
+        args.variants, args.runs, args.rounds = "0.25-96", 5, 1
+    run = bm.start("bench_export", args.quick)
+    meta = {"threads": args.threads, "runs": args.runs, "rounds": args.rounds, "batch": 1}
+    payload: dict = {"meta": meta, "results": {}, "target_all": None}
+    notes: list[str] = []
+    path = None
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
         for spec in filter(None, args.variants.split(",")):
             alpha, resolution = float(spec.split("-")[0]), int(spec.split("-")[1])
@@ -177,15 +181,15 @@ def main() -> None:
                          "export_s": ref_s, "size_bytes": ref_path.stat().st_size})  # fmt: skip
             _measure(rows, resolution, args.threads, args.runs, args.rounds)
             payload["results"][spec] = rows
-            payload["table_markdown"] = _table(payload["results"])
-            args.json.write_text(json.dumps(payload, indent=1))  # after each variant: a kill keeps the rest
+            path = bm.finish(run, tables=[_table(payload["results"])], data=payload, out=args.out)  # a kill keeps it
         if args.all_variant:
-            payload["target_all"] = _time_target_all(args.all_variant, Path(tmp) / "all")
-            args.json.write_text(json.dumps(payload, indent=1))
-    print(payload["table_markdown"])
-    if payload["target_all"]:
-        print(f"\n--target all: {json.dumps(payload['target_all'])}")
-    print(f"\nwrote {args.json}")
+            payload["target_all"] = t = _time_target_all(args.all_variant, Path(tmp) / "all")
+            notes.append(f"`toolkit export --target all` for {t['variant']}: {t['seconds']:.0f} s"
+                         + (f" (failed: {t['failed']})" if "failed" in t else ""))  # fmt: skip
+            path = bm.finish(run, tables=[_table(payload["results"])], data=payload, notes=notes, out=args.out)
+    print(bm.markdown(_table(payload["results"])))
+    print("\n".join(notes))
+    print(f"\nwrote {path}" if path else "nothing measured")
 
 
 if __name__ == "__main__":

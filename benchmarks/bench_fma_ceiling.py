@@ -1,12 +1,13 @@
 """The machine's measured fp32 FMA ceiling, and how close each fp32 artifact of 1.0-224 gets to it.
 
-    python benchmarks/bench_fma_ceiling.py --threads 2 [--latency-json benchmarks/out/bench_quant.json]
+    python benchmarks/bench_fma_ceiling.py [--threads 1 2] [--quick]
 
-Issue 11 asks the fastest fp32 1.0-224 artifact to reach ≥ 80% of the ceiling measured by an FMA loop (not
-``torch.mm``). The loop is C compiled here with ``-march=native``: 12 independent accumulators per thread (enough
+How close the fastest fp32 1.0-224 artifact gets to the ceiling measured by an FMA loop (not ``torch.mm``).
+The loop is C compiled here with ``-march=native``: 12 independent accumulators per thread (enough
 to cover FMA latency × ports on Zen/Intel cores), the widest vector the CPU has (AVX-512 when ``avx512f`` is
 in /proc/cpuinfo, else AVX2), one pthread per core asked for. GFLOP/s counts an FMA as two flops, the same
-convention as 2 × MACs for a network. The latency JSON is ``bench_quant.py --out``'s (toolkit-fp32 medians).
+convention as 2 × MACs for a network. The latencies are bench_quant.py's JSON (its fp32 medians), used only when it
+was measured on this CPU. Writes benchmarks/out/bench_fma_ceiling.json.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import json
 import subprocess
 import tempfile
 from pathlib import Path
+
+import _machine as bm
 
 _SOURCE = r"""
 #include <immintrin.h>
@@ -96,30 +99,44 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--iters", type=int, default=200_000_000, help="FMA-loop iterations per thread")
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--latency-json", type=Path, help="bench_quant.py --out file (toolkit-fp32 medians)")
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/out/bench_fma_ceiling.json"))
+    ap.add_argument("--latency-json", type=Path, default=bm.OUT / "bench_quant.json",
+                    help="bench_quant.py's JSON (its fp32 medians), if measured on this machine")  # fmt: skip
+    ap.add_argument("--quick", action="store_true", help="10 M iterations, one repeat (a smoke run)")
+    ap.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/out/bench_fma_ceiling.json)")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.iters, args.repeats = 10_000_000, 1
+    run = bm.start("bench_fma_ceiling", args.quick, argv)
     from toolkit.cost import count
 
     assert count(1.0, 224).macs == MACS_1_0_224
-    ceiling = {}
-    print("| threads | vector lanes | FMA ceiling GFLOP/s |\n|---|---|---|")
+    ceiling, lanes_by = {}, {}
     for t in args.threads:
-        lanes, gflops = measure(t, args.iters // 10 if t > 2 else args.iters, args.repeats)
-        ceiling[t] = gflops
-        print(f"| {t} | {lanes} | {gflops:.1f} |")
-    rows = {}
-    if args.latency_json:
-        medians = json.loads(args.latency_json.read_text())["medians_ms"]
+        lanes_by[t], ceiling[t] = measure(t, args.iters // 10 if t > 2 else args.iters, args.repeats)
+    tables = [bm.table("FMA loop", ["threads", "vector lanes", "FMA ceiling GFLOP/s"],
+                       [[t, lanes_by[t], f"{g:.1f}"] for t, g in ceiling.items()])]  # fmt: skip
+    rows, notes = {}, []
+    latency = json.loads(args.latency_json.read_text()) if args.latency_json.is_file() else None
+    if latency is not None and latency["machine"]["cpu"] != run.machine["cpu"]:
+        notes.append(f"{args.latency_json.name} was measured on another CPU; its latencies are not compared here")
+        latency = None
+    if latency is not None:
         t = max(ceiling)
-        print(f"\n| 1.0-224 fp32 artifact | median ms | GFLOP/s | share of the {t}-thread ceiling |\n|---|---|---|---|")
-        for path, ms in sorted(medians.items()):
+        for path, ms in sorted(latency["data"]["medians_ms"].items()):
             if "a1.00-r224" in path and "fp32" in path:
                 gflops = 2 * MACS_1_0_224 / (ms * 1e-3) / 1e9
                 rows[Path(path).name] = {"median_ms": ms, "gflops": gflops, "share": gflops / ceiling[t]}
-                print(f"| {Path(path).name} | {ms:.3f} | {gflops:.1f} | {gflops / ceiling[t]:.0%} |")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"ceiling_gflops": ceiling, "artifacts": rows}, indent=1))
+        columns = ["1.0-224 fp32 artifact (bench_quant)", "median ms", "GFLOP/s", f"share of the {t}-thread ceiling"]
+        tables.append(bm.table("", columns, [[name, f"{r['median_ms']:.3f}", f"{r['gflops']:.1f}", f"{r['share']:.0%}"]
+                                             for name, r in rows.items()]))  # fmt: skip
+        if rows:
+            best = max(rows.values(), key=lambda r: r["share"])
+            notes.append(f"fastest fp32 1.0-224 artifact: {best['share']:.0%} of the {t}-thread FMA ceiling")
+    for table in tables:
+        print(bm.markdown(table) + "\n")
+    print("\n".join(notes))
+    data = {"iters": args.iters, "repeats": args.repeats, "ceiling_gflops": ceiling, "artifacts": rows}
+    print(f"wrote {bm.finish(run, tables=tables, data=data, notes=notes, out=args.out)}")
     return 0
 
 

@@ -1,25 +1,26 @@
 """Harness overhead versus a bare runtime loop, and the CI width the default settings give.
 
-    python benchmarks/bench_harness.py [--variant 1.0-224] [--targets onnx,executorch] [--rounds 5]
+    python benchmarks/bench_harness.py [--variant 1.0-224] [--targets onnx,executorch] [--rounds 5] [--quick]
 
 1. Overhead: on the same loaded artifact, interleaved rounds of (a) a bare ``for`` loop of
    ``runner.run(x)`` timed as a whole and (b) the harness's timed loop (``toolkit.profile.runner``),
    both 100 runs after the same warm-up. Overhead = harness wall / bare wall - 1 (bar: ≤ 2%).
 2. Precision: ``HostDevice().run`` with the default ProfileConfig (10 warm-ups, 100 runs), repeated;
    the 95% CI half-width of the median relative to the median (bar: ±2% on an idle host).
-Prints tables and writes benchmarks/out/bench_harness.json.
+3. Per-operator profile (``toolkit profile --ops``, 1 thread): the operator rows' sum against the end-to-end
+   latency timed beside them (near 1 when the profile accounts for the whole inference), and the share of
+   the time inside real operators.
+Prints a table and writes benchmarks/out/bench_harness.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import time
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "out"
+import _machine as bm
 
 
 def _artifact(target: str, alpha: float, res: int) -> Path:
@@ -28,7 +29,7 @@ def _artifact(target: str, alpha: float, res: int) -> Path:
 
     model = mobilenet_v1(alpha, res, weights="random")
     return export(
-        model, ExportConfig(target=target, precision="fp32", output_dir=OUT / "artifacts"), progress=False
+        model, ExportConfig(target=target, precision="fp32", output_dir=bm.OUT / "artifacts"), progress=False
     ).path
 
 
@@ -98,32 +99,50 @@ def precision(path: Path, repeats: int) -> dict:
     return {"repeats": out, "halfwidth_rel_median": statistics.median(r["halfwidth_rel"] for r in out)}
 
 
-def main() -> None:
+def operator_profile(target: str, alpha: float, res: int, runs: int) -> dict:
+    """How the per-operator times add up against the end-to-end latency measured beside them (1 thread)."""
+    from toolkit.profile.ops import profile_ops
+
+    p = profile_ops(_artifact(target, alpha, res), threads=1, runs=runs, warmup=max(2, runs // 6))
+    return {"total_us": p.total_us, "end_to_end_us": p.end_to_end_us, "operators_us": p.operators_us,
+            "sum_over_end_to_end": p.total_us / p.end_to_end_us,
+            "operator_share": p.operators_us / p.total_us}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--variant", default="1.0-224")
     ap.add_argument("--targets", default="onnx,executorch")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=3)
-    args = ap.parse_args()
+    ap.add_argument("--ops-runs", type=int, default=30, help="profiled runs of the per-operator check")
+    ap.add_argument("--quick", action="store_true", help="0.25-128, one round and repeat (a smoke run)")
+    ap.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/out/bench_harness.json)")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.variant, args.rounds, args.repeats, args.ops_runs = "0.25-128", 1, 1, 6
+    run = bm.start("bench_harness", args.quick, argv)
     alpha, res = float(args.variant.split("-")[0]), int(args.variant.split("-")[1])
     results = {}
     ns = per_call_ns()
-    print(f"harness cost per inference: {ns:.0f} ns (= {ns / 2.88e6:.4%} of 1.0-224 ET fp32's 2.88 ms idle median)")
     for target in args.targets.split(","):
         path = _artifact(target, alpha, res)
-        results[target] = {"overhead": overhead(path, args.rounds), "precision": precision(path, args.repeats)}
+        results[target] = {"overhead": overhead(path, args.rounds), "precision": precision(path, args.repeats),
+                           "operators": operator_profile(target, alpha, res, args.ops_runs)}  # fmt: skip
         time.sleep(0.5)  # let ORT's spinning workers settle before the next runtime
-    print(f"{args.variant} fp32, default threads; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"{'target':12s} {'bare ms':>9s} {'harness ms':>11s} {'overhead':>9s} {'CI ±% (median of repeats)':>27s}")
+    rows = []
     for t, r in results.items():
-        o, p = r["overhead"], r["precision"]
-        print(f"{t:12s} {o['bare_ms']:9.3f} {o['harness_ms']:11.3f} {o['overhead']:+8.2%} "
-              f"{p['halfwidth_rel_median']:26.2%}")  # fmt: skip
-    OUT.mkdir(exist_ok=True)
-    data = {"variant": args.variant, "harness_ns_per_inference": ns, "loadavg": os.getloadavg(),
-            "cores": os.cpu_count(), "results": results,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
-    (OUT / "bench_harness.json").write_text(json.dumps(data, indent=1))
+        o, p, ops = r["overhead"], r["precision"], r["operators"]
+        rows.append([t, f"{o['bare_ms']:.3f}", f"{o['harness_ms']:.3f}", f"{o['overhead']:+.2%}",
+                     f"±{p['halfwidth_rel_median']:.2%}", f"{ops['sum_over_end_to_end']:.2f}",
+                     f"{ops['operator_share']:.0%}"])  # fmt: skip
+    columns = ["target", "bare loop ms", "harness ms", "overhead", "CI of the median", "operator sum / end-to-end",
+               "share in operators"]  # fmt: skip
+    table = bm.table(f"{args.variant} fp32, default threads (per-operator profile: 1 thread)", columns, rows)
+    notes = [f"harness bookkeeping around a no-op: {ns:.0f} ns per inference"]
+    print(bm.markdown(table) + "\n\n" + "\n".join(notes))
+    data = {"variant": args.variant, "harness_ns_per_inference": ns, "results": results}
+    print(f"wrote {bm.finish(run, tables=[table], data=data, notes=notes, out=args.out)}")
 
 
 if __name__ == "__main__":

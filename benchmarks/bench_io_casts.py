@@ -1,6 +1,6 @@
 """What float32 I/O costs an fp16 ExecuTorch program: float-I/O vs native (float16) I/O latency, side by side.
 
-    python benchmarks/bench_io_casts.py [--variants 1.0-224 0.25-128] [--rounds 5] [--runs 30] [--threads 2]
+    python benchmarks/bench_io_casts.py [--variants 1.0-224 0.25-128] [--rounds 5] [--runs 30] [--threads 2] [--quick]
 
 The default fp16 ``.pte`` takes float32 and returns float32: XNNPACK takes no dtype-changing copy, so the
 cast of the input to half and of the scores back to float run as two portable kernels outside the delegate
@@ -9,24 +9,22 @@ programs come from ``toolkit export --precision fp16`` (seeded-random weights: l
 the values) and are timed in one fresh process, warm-up then interleaved rounds with the order rotated each
 round, on inputs built once outside the timed loop as the apps do (float32 for one, float16 for the other).
 Only the ratio measured in one run is meaningful; absolute milliseconds drift on a shared machine.
-Prints a table and writes benchmarks/out/bench_io_casts.json (command, machine, samples, medians).
+Prints a table and writes benchmarks/out/bench_io_casts.json (command, machine, load, samples, medians).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import _machine as bm
 import numpy as np
 
-OUT = Path(__file__).resolve().parent / "out"
 IOS = ("float", "native")
 
 
@@ -55,27 +53,15 @@ def _time_worker(paths: list[str], warmup: int, runs: int, rounds: int, threads:
         dtype = {5: torch.float16, 6: torch.float32}[int(meta.dtype())]
         x = torch.from_numpy(np.random.default_rng(0).standard_normal(tuple(meta.sizes())).astype(np.float32))
         calls[p] = lambda prog=program, m=method, x=x.to(dtype): m.execute([x])
-    samples: dict[str, list[float]] = {p: [] for p in paths}
-    for p in paths:
-        for _ in range(warmup):
-            calls[p]()
-    for r in range(rounds):
-        for p in paths[r % len(paths) :] + paths[: r % len(paths)]:  # rotate: no program always runs first
-            for _ in range(runs):
-                t0 = time.perf_counter()
-                calls[p]()
-                samples[p].append((time.perf_counter() - t0) * 1e3)
-    print(json.dumps(samples))
+    print(json.dumps(bm.interleaved(calls, warmup, runs, rounds)))
 
 
-def _table(rows: list[dict]) -> str:
-    lines = ["| variant | float I/O median ms | native I/O median ms | float/native | float I/O p90 | native I/O p90 |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
-    for r in rows:
-        f, n = r["float"], r["native"]
-        lines.append(f"| {r['variant']} | {f['median_ms']:.3f} | {n['median_ms']:.3f} | {r['ratio']:.3f}× "
-                     f"| {f['p90_ms']:.3f} | {n['p90_ms']:.3f} |")  # fmt: skip
-    return "\n".join(lines)
+def _table(rows: list[dict]) -> dict:
+    columns = ["variant", "float I/O median ms", "native I/O median ms", "float/native", "float I/O p90",
+               "native I/O p90"]  # fmt: skip
+    cells = [[r["variant"], f"{r['float']['median_ms']:.3f}", f"{r['native']['median_ms']:.3f}", f"{r['ratio']:.3f}×",
+              f"{r['float']['p90_ms']:.3f}", f"{r['native']['p90_ms']:.3f}"] for r in rows]  # fmt: skip
+    return bm.table("fp16 .pte, batch 1", columns, cells)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,20 +72,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--build-dir", type=Path, default=Path(tempfile.gettempdir()) / "bench_io_casts")
-    ap.add_argument("--json", type=Path, default=OUT / "bench_io_casts.json")
+    ap.add_argument("--quick", action="store_true", help="0.25-128 only, 2 rounds of 5 runs (a smoke run)")
+    ap.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/out/bench_io_casts.json)")
     ap.add_argument("--_time", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._time:
         _time_worker(args._time, args.warmup, args.runs, args.rounds, args.threads)
         return 0
-    from toolkit.export.manifest import package_version
-
-    meta = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "host": platform.node(),
-            "machine": platform.platform(), "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(), "python": platform.python_version(),
-            "executorch": package_version("executorch"), "threads": args.threads, "warmup": args.warmup,
-            "runs": args.runs, "rounds": args.rounds, "loadavg_start": os.getloadavg(),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
+    if args.quick:
+        args.variants, args.runs, args.rounds, args.warmup = ["0.25-128"], 5, 2, 2
+    run = bm.start("bench_io_casts", args.quick, argv)
+    settings = {"threads": args.threads, "warmup": args.warmup, "runs": args.runs, "rounds": args.rounds}
     rows = []
     for v in args.variants:
         alpha, res = float(v.split("-")[0]), int(v.split("-")[1])
@@ -115,12 +98,10 @@ def main(argv: list[str] | None = None) -> int:
                        "samples_ms": samples[p]}  # fmt: skip
         row["ratio"] = row["float"]["median_ms"] / row["native"]["median_ms"]
         rows.append(row)
-        print(_table(rows[-1:]), flush=True)
+        print(bm.markdown(_table(rows[-1:])), flush=True)
+        path = bm.finish(run, tables=[_table(rows)], data={**settings, "rows": rows}, out=args.out)
         time.sleep(1.0)
-    meta["loadavg_end"] = os.getloadavg()
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"meta": meta, "rows": rows, "table_markdown": _table(rows)}, indent=1))
-    print(f"\n{_table(rows)}\n\nload average {meta['loadavg_end'][0]:.1f} on {os.cpu_count()} cores; wrote {args.json}")
+    print(f"\n{bm.markdown(_table(rows))}\n\nwrote {path}")
     return 0
 
 

@@ -11,7 +11,8 @@ own fit (15 others), and the hold-one-device-out error of the K-shot transfer (K
 column measured, the prior fitted only on the other devices' published figures), plus how often the
 stated ~95% intervals hold the published value. Writes ``benchmarks/out/bench_latency_model_published.json``.
 The host modes fit :mod:`toolkit.latency_model` per configuration on measured records and report the
-leave-one-variant-out MAPE of each feature set; measured records go to ``benchmarks/out/host_sweep_*.json``.
+leave-one-variant-out MAPE of each feature set (``benchmarks/out/bench_latency_model.json``); measured records go
+to ``benchmarks/out/host_sweep_*.json``. ``--quick``: one short round per variant (a smoke run).
 """
 
 from __future__ import annotations
@@ -23,30 +24,11 @@ import sys
 import time
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "out"
+import _machine as bm
+
+OUT = bm.OUT
 # Targets from the issue that asked for the transfer: MAPE per column, and the ~95% interval's coverage.
 TARGETS = {"loo_cpu": 5.0, "loo_accelerator": 10.0, "transfer_k2": 10.0, "transfer_k3": 8.0, "coverage": (90.0, 97.0)}
-
-
-def machine() -> dict:
-    """Where a benchmark ran: CPU model, the ISA flags that matter for inference kernels, cores, load."""
-    import platform
-
-    from toolkit.profile.host import cpu_model
-
-    flags: list[str] = []
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith(("flags", "Features")):
-                have = set(line.split(":", 1)[1].split())
-                flags = sorted(
-                    have & {"avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "asimd", "asimddp"}
-                )
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu_model(), "isa_flags": flags, "cores": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(), "loadavg": list(os.getloadavg())}  # fmt: skip
 
 
 def _ape(pred: float, truth: float) -> float:
@@ -92,12 +74,10 @@ def _column(key: tuple, recs: list[dict], everything: list[dict]) -> dict:
 
 def _published(argv: list[str] | None) -> int:
     """The ``--published`` benchmark: pure fitting on the built-in figures; prints a table, writes JSON."""
-    import shlex
-
     from toolkit.published import published_records
     from toolkit.records import config_label, group_by_config
 
-    before = machine()
+    run = bm.start("bench_latency_model_published", False, argv, timed=False)
     everything = published_records()
     columns = {k: g for k, g in group_by_config(everything).items() if len(g) >= 16}
     rows = {k: _column(k, g, everything) for k, g in columns.items()}
@@ -109,8 +89,8 @@ def _published(argv: list[str] | None) -> int:
         {f"K={k}": [(r["transfer"][k]["hits"], r["transfer"][k]["n"]) for r in rows.values()] for k in (1, 2, 3, 4)}
     )
     by_family = {f: 100.0 * sum(h for h, _ in v) / sum(n for _, n in v) for f, v in families.items()}
-    lines = ["| column | LOO MAPE (max) | K=1 | K=2 | K=3 | K=4 | own fit K=2 / K=3 | prior |",
-             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    columns_ = ["column", "LOO MAPE (max)", "K=1", "K=2", "K=3", "K=4", "own fit K=2 / K=3", "prior"]
+    cells = []
     misses = []
     for key, r in rows.items():
         t = r["transfer"]
@@ -119,32 +99,26 @@ def _published(argv: list[str] | None) -> int:
                                  ("K=3", t[3]["mape"], TARGETS["transfer_k3"])):  # fmt: skip
             if value > bar:
                 misses.append(f"{config_label(key)} {what} {value:.1f}% > {bar:g}%")
-        cells = " | ".join(f"{t[k]['mape']:.1f}% ({t[k]['max']:.0f}%)" for k in (1, 2, 3, 4))
         own = f"{t[2]['own_fit_mape']:.0f}% / {t[3]['own_fit_mape']:.0f}%"
-        loo = f"{r['loo_mape']:.1f}% ({r['loo_max']:.0f}%)"
-        lines.append(f"| {config_label(key)} | {loo} | {cells} | {own} | {'; '.join(t[2]['prior'])} |")
+        cells.append([config_label(key), f"{r['loo_mape']:.1f}% ({r['loo_max']:.0f}%)",
+                      *(f"{t[k]['mape']:.1f}% ({t[k]['max']:.0f}%)" for k in (1, 2, 3, 4)), own,
+                      "; ".join(t[2]["prior"])])  # fmt: skip
     lo, hi = TARGETS["coverage"]
     if not lo <= coverage <= hi:
         misses.append(f"interval coverage {coverage:.1f}% outside {lo:g}-{hi:g}%")
-    print("MAPE (worst variant) on the published columns; transfer = hold-one-device-out, K variants measured\n")
-    print("\n".join(lines))
-    print(f"\ncoverage of the stated 95% intervals over all {total} held-out predictions: {coverage:.1f}% ("
-          + ", ".join(f"{f} {c:.0f}%" for f, c in by_family.items()) + ")")  # fmt: skip
-    print("targets: " + ("all met" if not misses else "MISSED: " + "; ".join(misses)))
-    doc = {
-        "benchmark": "latency_model_published",
-        "command": shlex.join(["python", "benchmarks/bench_latency_model.py", *(argv or sys.argv[1:])]),
-        "machine": before, "loadavg_after": list(os.getloadavg()),
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "targets": TARGETS, "misses": misses, "predictions": total, "coverage_percent": coverage,
-        "coverage_by_family": by_family,
-        "columns": [{"configuration": list(k), **r} for k, r in rows.items()],
-    }  # fmt: skip
-    path = OUT / "bench_latency_model_published.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, indent=1))
-    os.replace(tmp, path)
-    print(f"wrote {path.relative_to(Path(__file__).resolve().parents[1])}")
+    table = bm.table("MAPE (worst variant) per published column; transfer = hold-one-device-out, K variants known",
+                     columns_, cells)  # fmt: skip
+    notes = [
+        f"coverage of the stated 95% intervals over all {total} held-out predictions: {coverage:.1f}% ("
+        + ", ".join(f"{f} {c:.0f}%" for f, c in by_family.items()) + ")",
+        "targets (LOO ≤ 5% on CPU columns and ≤ 10% on accelerators, K=2 ≤ 10%, K=3 ≤ 8%, coverage 90-97%): "
+        + ("all met" if not misses else "missed: " + "; ".join(misses)),
+    ]  # fmt: skip
+    print(bm.markdown(table) + "\n\n" + "\n".join(notes))
+    data = {"targets": TARGETS, "misses": misses, "predictions": total, "coverage_percent": coverage,
+            "coverage_by_family": by_family,
+            "columns": [{"configuration": list(k), **r} for k, r in rows.items()]}  # fmt: skip
+    print(f"wrote {bm.finish(run, tables=[table], data=data, notes=notes)}")
     return 0
 
 
@@ -196,10 +170,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--published", action="store_true", help="fit the built-in published phone figures (no timing)")
+    ap.add_argument("--quick", action="store_true", help="6 timed runs per variant in one round (a smoke run)")
     args = ap.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     if args.published:
         return _published(argv)
+    if args.quick:
+        args.iterations, args.rounds = 6, 1
+    run = bm.start("bench_latency_model", args.quick, argv)
     if args.db:
         from toolkit.select import records_from_db
 
@@ -211,10 +189,16 @@ def main(argv: list[str] | None = None) -> int:
         records = _measure(args.targets, args.iterations, args.rounds, args.threads)
     from toolkit.latency_model import loo_report
 
+    tables, notes = [], []
     for stat in ("median_ms", "trimmed_mean_ms"):
-        print(f"\nleave-one-variant-out, {stat}:\n{loo_report(records, stat)}")
+        tables.append(bm.table_from_markdown(f"Leave-one-variant-out, {stat}", loo_report(records, stat)))
         for key, mape in _loglog_mape(records, stat).items():
-            print(f"  log-log power law {' '.join(key)}: LOO MAPE {mape:.1f}%")
+            notes.append(f"{stat}, {' '.join(key)}: a single log-log power law on MACs gives LOO MAPE {mape:.1f}%")
+    for table in tables:
+        print(bm.markdown(table) + "\n")
+    print("\n".join(notes))
+    data = {"iterations": args.iterations, "rounds": args.rounds, "threads": args.threads, "records": len(records)}
+    print(f"wrote {bm.finish(run, tables=tables, data=data, notes=notes)}")
     return 0
 
 

@@ -1,6 +1,6 @@
 """int8 vs fp32 latency per host runtime: each vendor's default path beside the toolkit's, in one run.
 
-    python benchmarks/bench_quant.py --variants 1.0-224 0.5-160 0.25-128 --out benchmarks/out/bench_quant.json
+    python benchmarks/bench_quant.py [--variants 1.0-224 0.5-160 0.25-128] [--runtimes onnx] [--quick]
 
 Four artifacts per (variant, runtime), same weights:
 
@@ -15,7 +15,8 @@ Each runtime is timed in its own fresh process (performance_notes.md: ORT's spin
 runs next), warm-up then interleaved rounds (order rotated each round) so a load spike hits every artifact
 alike and none always runs first. Weights are seeded-random with BatchNorm calibrated on real photos (latency
 does not depend on the values); calibration is the bundled photos. Only ratios measured in one run are
-meaningful; absolute milliseconds drift.
+meaningful; absolute milliseconds drift. Writes benchmarks/out/bench_quant.json (command, machine, load,
+table, samples and medians).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import _machine as bm
 import numpy as np
 
 RUNTIMES = ("executorch", "tflite", "onnx")
@@ -39,7 +41,6 @@ def _build(runtime: str, alpha: float, res: int, kind: str, out: Path) -> Path:
     """Write one artifact of ``kind`` (see the module docstring) under ``out``; reuse it if present."""
     import torch
 
-    import quantization
     from toolkit import mobilenet_v1
 
     model = mobilenet_v1(alpha, res, weights="random")
@@ -57,19 +58,24 @@ def _build(runtime: str, alpha: float, res: int, kind: str, out: Path) -> Path:
         return path
     if kind == "vendor-fp32":
         if runtime == "executorch":
-            from quantization.xnnpack import lower_to_pte
+            from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+            from executorch.exir import to_edge_transform_and_lower
 
-            path.write_bytes(lower_to_pte(torch.export.export(model, (example,))))
+            program = torch.export.export(model, (example,))
+            edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+            path.write_bytes(edge.to_executorch().buffer)
         elif runtime == "tflite":
             import litert_torch
 
             litert_torch.convert(model, (example,)).export(str(path))
         else:
-            from quantization.onnx import export_fp32_onnx
-
-            export_fp32_onnx(model, example, path)
+            torch.onnx.export(model.eval(), (example,), str(path), dynamo=True, external_data=False)
         return path
-    quantization.quantize(model, runtime, "int8", None, path, fold_padding=False, eval_data=np.zeros((0, 3, res, res)))
+    from toolkit.export import quantize
+
+    no_eval = np.zeros((0, 3, res, res), np.float32)  # accuracy is not what this benchmark measures
+    art = quantize(model, runtime, "int8", None, out / "vendor", fold_padding=False, eval_data=no_eval)
+    path.write_bytes(art.path.read_bytes())
     return path
 
 
@@ -104,19 +110,8 @@ def _time_worker(runtime: str, paths: list[str], warmup: int, runs: int, rounds:
             s = ort.InferenceSession(p, o, providers=["CPUExecutionProvider"])
             name = s.get_inputs()[0].name
             calls[p] = lambda s=s, name=name, x=x: s.run(None, {name: x})
-    samples: dict[str, list[float]] = {p: [] for p in paths}
-    for p in paths:
-        for _ in range(warmup):
-            calls[p]()
-    for r in range(rounds):
-        for p in paths[r % len(paths) :] + paths[: r % len(paths)]:  # rotate: no artifact always runs first
-            if runtime == "onnx":
-                time.sleep(0.1)  # let ORT's spinning threads settle before the next artifact
-            for _ in range(runs):
-                t0 = time.perf_counter()
-                calls[p]()
-                samples[p].append((time.perf_counter() - t0) * 1e3)
-    print(json.dumps(samples))
+    # ORT's spinning threads must go idle before the next artifact runs
+    print(json.dumps(bm.interleaved(calls, warmup, runs, rounds, settle_s=0.1 if runtime == "onnx" else 0.0)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,17 +123,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--build-dir", type=Path, default=Path(tempfile.gettempdir()) / "bench_quant")
-    ap.add_argument("--out", type=Path, default=None, help="write all samples and medians as JSON")
+    ap.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/out/bench_quant.json)")
     ap.add_argument("--build-only", action="store_true", help="build (or reuse) every artifact, time nothing")
+    ap.add_argument("--quick", action="store_true", help="0.25-128 only, 2 rounds of 5 runs (a smoke run)")
     ap.add_argument("--_time", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._time:
         _time_worker(args._time[0], args._time[1:], args.warmup, args.runs, args.rounds, args.threads)
         return 0
+    if args.quick:
+        args.variants, args.runs, args.rounds, args.warmup = ["0.25-128"], 5, 2, 2
+    run = bm.start("bench_quant", args.quick, argv)
     args.build_dir.mkdir(parents=True, exist_ok=True)
     built: dict[tuple[str, str, str], str] = {}
     medians: dict[str, float] = {}
     samples: dict[str, list[float]] = {}
+    timed: list[str] = []
     for rt in args.runtimes:  # build then time one runtime at a time, so partial results survive a long run
         for v in args.variants:
             alpha, res = float(v.split("-")[0]), int(v.split("-")[1])
@@ -156,23 +156,24 @@ def main(argv: list[str] | None = None) -> int:
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
         for p, s in json.loads(out).items():
             samples[p], medians[p] = s, float(np.median(s))
-        print(_table(args.variants, [rt], built, medians), flush=True)
-        if args.out:
-            sizes = {p: Path(p).stat().st_size for p in built.values()}
-            args.out.write_text(json.dumps({"medians_ms": medians, "sizes": sizes, "samples_ms": samples}, indent=1))
+        timed.append(rt)
+        table = _table(args.variants, timed, built, medians)
+        print(bm.markdown(_table(args.variants, [rt], built, medians)), flush=True)
+        data = {"threads": args.threads, "warmup": args.warmup, "runs": args.runs, "rounds": args.rounds,
+                "medians_ms": medians, "sizes": {p: Path(p).stat().st_size for p in built.values()},
+                "samples_ms": samples}  # fmt: skip
+        out_path = bm.finish(run, tables=[table], data=data, out=args.out)
         time.sleep(1.0)
-    if args.build_only:
-        return 0
-    done = [rt for rt in args.runtimes if all((v, rt, "toolkit-int8") in built for v in args.variants)]
-    print(_table(args.variants, done, built, medians))
+    if not args.build_only and timed:
+        print(f"wrote {out_path}")
     return 0
 
 
-def _table(variants, runtimes, built, medians) -> str:  # type: ignore[no-untyped-def]
-    """Vendor and toolkit medians side by side, with the ratios the issues' bars are phrased in."""
-    head = ("| variant | runtime | vendor fp32 | toolkit fp32 | toolkit/vendor fp32 | vendor int8 | toolkit int8 "
-            "| toolkit/vendor int8 | int8 speedup (toolkit fp32 / toolkit int8) | size int8/fp32 |")  # fmt: skip
-    rows = [head, "|---|---|---|---|---|---|---|---|---|---|"]
+def _table(variants, runtimes, built, medians) -> dict:  # type: ignore[no-untyped-def]
+    """Vendor and toolkit medians (ms) side by side, with their ratios."""
+    columns = ["variant", "runtime", "vendor fp32", "toolkit fp32", "toolkit/vendor fp32", "vendor int8",
+               "toolkit int8", "toolkit/vendor int8", "int8 speed-up (toolkit)", "size int8/fp32"]  # fmt: skip
+    rows = []
     for v in variants:
         for rt in runtimes:
             vf, tf, vi, ti = (medians[built[(v, rt, k)]] for k in KINDS)
@@ -181,9 +182,9 @@ def _table(variants, runtimes, built, medians) -> str:  # type: ignore[no-untype
                 / Path(built[(v, rt, "toolkit-fp32")]).stat().st_size
             )
             same = _same_bytes(built[(v, rt, "vendor-fp32")], built[(v, rt, "toolkit-fp32")])
-            rows.append(f"| {v} | {rt} | {vf:.3f} | {tf:.3f} | {tf / vf:.2f}×{same} | {vi:.3f} | {ti:.3f} "
-                        f"| {ti / vi:.2f}× | {tf / ti:.2f}× | {size:.0%} |")  # fmt: skip
-    return "\n".join(rows)
+            rows.append([v, rt, f"{vf:.3f}", f"{tf:.3f}", f"{tf / vf:.2f}×{same}", f"{vi:.3f}", f"{ti:.3f}",
+                         f"{ti / vi:.2f}×", f"{tf / ti:.2f}×", f"{size:.0%}"])  # fmt: skip
+    return bm.table("Medians in ms, batch 1", columns, rows)
 
 
 def _same_bytes(a: str, b: str) -> str:

@@ -1,6 +1,6 @@
 """Wall time of the README's main job: the default host sweep, cold and warm (cached artifacts).
 
-    python benchmarks/bench_sweep.py [--workdir DIR] [--extra "--alphas 0.25 --resolutions 128"]
+    python benchmarks/bench_sweep.py [--workdir DIR] [--extra "--alphas 0.25 --resolutions 128"] [--quick]
 
 Three runs of ``toolkit sweep`` (built-in defaults unless ``--extra``) in a fresh directory:
 1. cold: empty artifact cache and DB (build + verify + profile + report);
@@ -13,9 +13,7 @@ figure to trust on a shared machine where wall time depends on the neighbours.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import resource
 import shlex
 import subprocess
@@ -24,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "out"
+import _machine as bm
 
 
 def _run(workdir: Path, db: str, extra: list[str]) -> dict:
@@ -42,25 +40,29 @@ def _run(workdir: Path, db: str, extra: list[str]) -> dict:
             "summary": summary[-1] if summary else proc.stderr.strip().splitlines()[-1:]}  # fmt: skip
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--extra", default="", help="extra `toolkit sweep` arguments")
-    args = ap.parse_args()
+    ap.add_argument("--quick", action="store_true", help="one variant (0.25-128) on onnx only (a smoke run)")
+    ap.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/out/bench_sweep.json)")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.extra = f"--alphas 0.25 --resolutions 128 --targets onnx --iterations 20 {args.extra}"
+    run = bm.start("bench_sweep", args.quick, argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-sweep-"))
     workdir.mkdir(parents=True, exist_ok=True)
     extra = shlex.split(args.extra)
     runs = {"cold": _run(workdir, "cold.db", extra), "warm": _run(workdir, "warm.db", extra)}
     runs["resume"] = _run(workdir, "warm.db", extra)
-    print(f"{'run':8s} {'wall s':>8s} {'cpu s':>8s}  exit  summary")
-    for name, r in runs.items():
-        print(f"{name:8s} {r['wall_s']:8.1f} {r['cpu_s']:8.1f}  {r['exit']:4d}  {r['summary']}")
-    load = os.getloadavg()
-    print(f"load average at the end: {load[0]:.1f} (cores: {os.cpu_count()})")
-    OUT.mkdir(exist_ok=True)
-    data = {"runs": runs, "workdir": str(workdir), "cores": os.cpu_count(), "loadavg_end": load,
-            "machine": platform.platform(), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
-    (OUT / "bench_sweep.json").write_text(json.dumps(data, indent=1))
+    what = {"cold": "build, verify, profile, report", "warm": "artifacts cached, fresh database",
+            "resume": "nothing left to do"}  # fmt: skip
+    rows = [[name, what[name], f"{r['wall_s']:.1f}", f"{r['cpu_s']:.1f}", r["exit"], r["summary"]]
+            for name, r in runs.items()]  # fmt: skip
+    sweep = "`toolkit sweep" + (f" {args.extra.strip()}" if args.extra.strip() else "") + "`"
+    table = bm.table(sweep, ["run", "what", "wall s", "CPU s (user + sys)", "exit", "summary"], rows)
+    print(bm.markdown(table))
+    print(f"wrote {bm.finish(run, tables=[table], data={'runs': runs}, out=args.out)}")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import _machine as bm
+
 from tests._digits import write_digits
 from toolkit.imagefolder import ImageDataset, scan_image_folder
 from toolkit.models.mobilenet_v1 import MobileNetV1
@@ -92,8 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False)  # >12 min here
-    ap.add_argument("--json", type=Path, default=Path(__file__).parent / "out" / "bench_train.json")
+    ap.add_argument("--quick", action="store_true", help="α 0.25 at ρ 64, 2 steps of 8 (a smoke run)")
+    ap.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/out/bench_train.json)")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.alphas, args.resolution, args.steps, args.batch_size, args.compile = [0.25], 64, 2, 8, False
+    run = bm.start("bench_train", args.quick, argv)
     torch.set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp())
     full = write_digits(tmp / "digits", side=32)
@@ -117,18 +123,19 @@ def main(argv: list[str] | None = None) -> int:
         row["toolkit"] = toolkit_loop(alpha, data, args.resolution, args.steps, args.batch_size, args.workers, False)
         rows.append(row)
         print(json.dumps(row), flush=True)
-    _print_table(rows)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"torch": torch.__version__, "cpus": os.cpu_count(),
-                                     "loadavg": os.getloadavg(), "rows": rows}, indent=2))  # fmt: skip
+    table = _table(rows, args)
+    print(bm.markdown(table))
+    print(f"wrote {bm.finish(run, tables=[table], data={'rows': rows}, out=args.out)}")
     return 0
 
 
-def _print_table(rows: list[dict]) -> None:
-    cols = ["plain_eager", "plain_channels_last", "plain_compiled", "toolkit"]
-    print(f"{'alpha':>6} " + " ".join(f"{c:>20}" for c in cols) + "   (images/s)")
-    for r in rows:
-        print(f"{r['alpha']:>6} " + " ".join(f"{r.get(c, float('nan')):>20.1f}" for c in cols))
+def _table(rows: list[dict], args: argparse.Namespace) -> dict:
+    cols = ["plain_eager", "plain_channels_last", *(["plain_compiled"] if args.compile else []), "toolkit"]
+    names = {"plain_eager": "plain eager", "plain_channels_last": "plain channels_last",
+             "plain_compiled": "plain torch.compile", "toolkit": "toolkit loop"}  # fmt: skip
+    title = f"images/s at ρ {args.resolution}, batch {args.batch_size}, {args.threads} threads"
+    return bm.table(title, ["α", *(names[c] for c in cols)], [[f"{r['alpha']:g}", *(f"{r[c]:.1f}" for c in cols)]
+                                                              for r in rows])  # fmt: skip
 
 
 if __name__ == "__main__":

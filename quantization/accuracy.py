@@ -8,7 +8,7 @@ care about. The bars (issue 6): agreement ≥ 97% and top-1 within 1 point of fp
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,11 @@ class AccuracyReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "top1_drop": self.top1_drop}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AccuracyReport:
+        """Back from :meth:`to_dict` (a manifest's ``quantization.accuracy``; extra keys are ignored)."""
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
     def summary(self) -> str:
         text = f"top-1 agreement with fp32 {self.top1_agreement:.1%} on {self.n_images} images"

@@ -19,7 +19,15 @@ from typing import Any
 
 from toolkit.errors import UsageError
 
-__all__ = ["DEFAULT_SCHEME", "FOLDS_PADDING", "SCHEMES", "STATIC_SCHEMES", "QuantConfig", "supported_schemes"]
+__all__ = [
+    "DEFAULT_SCHEME",
+    "FOLDS_PADDING",
+    "OPTION_KEYS",
+    "SCHEMES",
+    "STATIC_SCHEMES",
+    "QuantConfig",
+    "supported_schemes",
+]
 
 SCHEMES: dict[str, tuple[str, ...]] = {
     "executorch": ("int8", "int8-dynamic"),
@@ -34,6 +42,9 @@ DEFAULT_SCHEME: dict[str, str] = {"executorch": "int8", "tflite": "int8", "onnx"
 # quantization.xnnpack_padding and quantization.tflite_padding); the ONNX exporter already folds it into Conv
 # ``pads`` and Core ML compresses weights only.
 FOLDS_PADDING: dict[str, bool] = {"executorch": True, "tflite": True, "onnx": False, "coreml": False}
+# The export options an int8 export reads (``ExportConfig.options``; see quantization.hooks): the pipeline keys
+# them into its cache and refuses them on a float export.
+OPTION_KEYS: tuple[str, ...] = ("scheme", "calibration", "calibration_samples", "eval_data", "fold_padding")
 # Schemes whose activations are calibrated on images (the others never look at data).
 STATIC_SCHEMES: frozenset[str] = frozenset({"int8", "w8a8"})
 _BITS = {"int8": 8, "int8-dynamic": 8, "fp16": 16, "int8-weights": 8, "palettize-8": 8, "palettize-6": 6,

@@ -8,7 +8,7 @@
 Every weight tensor is compressed (``weight_threshold=0``): coremltools' default of 2048 elements would
 skip each depthwise filter and the whole of a small model.
 
-Exporter hook (``toolkit/export/coreml.py``), after ``ct.convert``::
+The Core ML exporter (``toolkit/export/coreml.py``) calls it after its own ``ct.convert``::
 
     mlmodel, report = quantization.coreml.compress_mlmodel(mlmodel, cfg)   # report: per-layer dicts
 """
@@ -23,21 +23,9 @@ from quantization.calibration import CalibrationSet
 from quantization.config import QuantConfig
 from toolkit.errors import ToolkitError, UsageError
 
-__all__ = ["compress_mlmodel", "compression_report", "convert_fp32"]
+__all__ = ["compress_mlmodel", "compression_report"]
 
 _CONST_OPS = ("const", "constexpr_affine_dequantize", "constexpr_blockwise_shift_scale", "constexpr_lut_to_dense")
-
-
-def convert_fp32(model: Any, example: Any) -> Any:
-    """An fp32 ML Program of ``model`` (the uncompressed baseline; the exporter has its own converter)."""
-    import coremltools as ct
-    import torch
-
-    program = torch.export.export(model.eval(), (example,)).run_decompositions({})
-    return ct.convert(
-        program, inputs=[ct.TensorType(name="input", shape=tuple(example.shape))], convert_to="mlprogram",
-        minimum_deployment_target=ct.target.iOS16, compute_precision=ct.precision.FLOAT32,
-    )  # fmt: skip
 
 
 def _op_config(cfg: QuantConfig) -> Any:

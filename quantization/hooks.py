@@ -26,25 +26,28 @@ import torch
 
 from quantization.accuracy import compare_accuracy, eval_set, model_logits, predict_batched
 from quantization.calibration import BUNDLED, CalibrationSet, load_calibration
-from quantization.config import DEFAULT_SCHEME, QuantConfig
+from quantization.config import DEFAULT_SCHEME, OPTION_KEYS, QuantConfig
 from quantization.rewrites import fold_tf_padding
-from toolkit.export.base import QUANT_OPTION_KEYS
+from toolkit.errors import UsageError
 
 __all__ = [
     "BUNDLED",
     "OPTION_KEYS",
+    "QAT_NAME",
     "cache_options",
     "config",
     "measure",
     "model_for",
     "name_component",
     "prepare",
+    "program_sha256",
+    "qat_cache_options",
     "record",
     "xnnpack_program",
 ]
 
-OPTION_KEYS = QUANT_OPTION_KEYS
 DEFAULT_SAMPLES = 100
+QAT_NAME = "int8-qat"  # artifact-name component: a QAT artifact never shares a file (or cache key) with PTQ's
 
 
 def config(target: str, options: dict[str, Any]) -> QuantConfig:
@@ -128,6 +131,34 @@ def cache_options(target: str, options: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def program_sha256(program: torch.export.ExportedProgram) -> str:
+    """Hash of what a converted program computes: its graph (int8 scales are literals in it) and tensors."""
+    h = hashlib.sha256(str(program.graph).encode())
+    tensors = {**program.state_dict, **{f"const:{k}": v for k, v in program.constants.items()}}
+    for name in sorted(tensors):
+        t = tensors[name]
+        if isinstance(t, torch.Tensor):
+            t = t.detach().cpu().contiguous()
+            h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def qat_cache_options(target: str, precision: str, options: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """(cache-key part, artifact-name component) of an export whose ``options["qat_program"]`` is set
+    (the int8 program ``toolkit train --qat`` converted). Only ExecuTorch's static int8 lowers a PT2E QAT
+    program; anything else is a one-line UsageError.
+    """
+    if target != "executorch" or precision != "int8":
+        raise UsageError(f"a QAT program exports to executorch int8 only, not {target} {precision}")
+    if config(target, options).scheme != "int8":
+        raise UsageError("a QAT program is static int8; drop the scheme option")
+    if options.get("calibration") is not None or options.get("calibration_samples") is not None:
+        raise UsageError("a QAT program needs no calibration: its ranges were learned during training")
+    key = {**cache_options(target, options), "qat_program": program_sha256(options["qat_program"])}
+    return key, QAT_NAME
+
+
 def record(qcfg: QuantConfig, cal: CalibrationSet | None, layers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The manifest's quantization record before the artifact has run: scheme, pad folding, calibration."""
     return {
@@ -146,7 +177,7 @@ def measure(
     quant_record: dict[str, Any],
     options: dict[str, Any],
     run: Callable[[np.ndarray], np.ndarray],
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """Agreement with fp32 (and labeled top-1 with ``eval_data``), on images the calibration never saw.
 
     ``run`` maps an NCHW batch to the artifact's logits. Without ``eval_data`` the bundled photos are used,
@@ -156,6 +187,8 @@ def measure(
 
     prep = getattr(model, "preprocessing", None) or TF_PREPROCESSING
     x, y, source = eval_set(options.get("eval_data"), model, prep)
+    if not len(x):  # an empty eval set: the caller measures accuracy its own way
+        return None
     calibration = quant_record.get("calibration") or {}
     ref = model_logits(model, x)
     report = compare_accuracy(ref, predict_batched(run, x), y)

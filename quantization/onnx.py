@@ -14,7 +14,7 @@ Conv (``ConvInteger``) takes one weight scale per tensor whatever ``per_channel`
 depthwise filters span 10^3-10^4× between channels (per-tensor int8 zeroes most of them: agreement 10%,
 every digit read as a 0), so depthwise convs stay fp32 — 3% of MobileNet's multiply-adds.
 
-Exporter hook (``toolkit/export/onnx.py``), after the fp32 file is written::
+The ONNX exporter (``toolkit/export/onnx.py``) calls it on the fp32 file it has just written::
 
     quantization.onnx.quantize_onnx(fp32_path, out_path, calibration, cfg)
 """
@@ -34,7 +34,7 @@ from toolkit.errors import ToolkitError
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["export_fp32_onnx", "quantize_onnx", "run_onnx"]
+__all__ = ["quantize_onnx"]
 
 
 class _Reader:
@@ -133,31 +133,3 @@ def _depthwise_convs(model: onnx.ModelProto) -> list[str]:
         if node.op_type == "Conv" and group > 1:
             out.append(node.name)
     return out
-
-
-def export_fp32_onnx(model, example, path: str | Path) -> Path:  # type: ignore[no-untyped-def]
-    """The fp32 graph to quantize (dynamo exporter, which folds the explicit pads into Conv ``pads``)."""
-    import torch
-
-    path = Path(path)
-    torch.onnx.export(
-        model.eval(),
-        (example,),
-        str(path),
-        dynamo=True,
-        input_names=["input"],
-        output_names=["logits"],
-        external_data=False,
-    )
-    return path
-
-
-def run_onnx(path: str | Path, images: np.ndarray, threads: int = 2) -> np.ndarray:
-    """Logits of an .onnx model on ONNX Runtime's CPU provider, one image at a time."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    name = sess.get_inputs()[0].name
-    return np.concatenate([sess.run(None, {name: images[i : i + 1]})[0].reshape(1, -1) for i in range(len(images))])

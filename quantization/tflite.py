@@ -5,7 +5,7 @@ static → full-integer kernels (litert-torch folds the first QUANTIZE and the l
 graph I/O; :func:`float_io` puts them back inside for the default float32 contract), dynamic → weights
 int8 with run-time activation quantization. fp16 uses litert-torch's fp16 recipe (ai-edge-quantizer).
 
-Exporter hook (``toolkit/export/tflite.py``)::
+The TFLite exporter (``toolkit/export/tflite.py``) does::
 
     module, quant_config = quantization.tflite.prepare_for_litert(model, example, calibration, cfg)
     if layout == "nhwc": module = litert_torch.to_channel_last_io(module, args=[0])  # after quantizing
@@ -15,19 +15,15 @@ Exporter hook (``toolkit/export/tflite.py``)::
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from quantization.calibration import CalibrationSet
 from quantization.config import QuantConfig
-from quantization.tflite_padding import shrink_folded_kernels
 from toolkit.errors import ToolkitError
-from toolkit.runtimes.io import validate_io
 
-__all__ = ["convert_to_tflite", "float_io", "litert_quant_config", "prepare_for_litert", "run_tflite"]
+__all__ = ["float_io", "litert_quant_config", "prepare_for_litert"]
 
 
 def _pt2e_quantizer(cfg: QuantConfig) -> Any:
@@ -84,42 +80,6 @@ def prepare_for_litert(
     except (RuntimeError, ValueError, TypeError, AssertionError, NotImplementedError) as e:
         raise ToolkitError(f"TFLite int8 quantization failed: {_first_line(e)}") from e
     return converted, litert_quant_config(cfg, quantizer)
-
-
-def convert_to_tflite(
-    model: torch.nn.Module,
-    example: torch.Tensor,
-    calibration: CalibrationSet | None,
-    cfg: QuantConfig,
-    out_path: str | Path,
-    layout: str = "nchw",
-    *,
-    io: str = "float",
-) -> Path:
-    """Quantize and convert in one call (what :func:`quantization.quantize` uses); writes ``out_path``.
-
-    ``io`` is the full-integer model's I/O contract: ``"float"`` (float32 in and out, quantized inside:
-    :func:`float_io`) or ``"native"`` (int8 in and out; the app applies the tensors' scale/zero point).
-    Other schemes compute in float and always have float32 I/O.
-    """
-    import litert_torch
-
-    validate_io(io)
-    module, quant_config = prepare_for_litert(model, example, calibration, cfg)
-    sample = example
-    if layout == "nhwc":
-        module = litert_torch.to_channel_last_io(module, args=[0])
-        sample = example.permute(0, 2, 3, 1).contiguous()
-    try:
-        data = litert_torch.convert(module, (sample,), quant_config=quant_config).model_content()
-    except Exception as e:  # the converter raises many unrelated types; report one line
-        raise ToolkitError(f"TFLite conversion of the {cfg.scheme} model failed: {_first_line(e)}") from e
-    data = shrink_folded_kernels(data)[0]  # exact: a pad-folded 4×4 kernel back to 3×3 SAME
-    if io == "float" and cfg.scheme == "int8":
-        data = float_io(data)
-    out_path = Path(out_path)
-    out_path.write_bytes(data)
-    return out_path
 
 
 def float_io(data: bytes) -> bytes:
@@ -191,23 +151,6 @@ def _op(fb: Any, opcode: int, src: int, dst: int) -> Any:
     op = fb.OperatorT()
     op.opcodeIndex, op.inputs, op.outputs = opcode, [src], [dst]
     return op
-
-
-def run_tflite(path: str | Path, images: np.ndarray, layout: str = "nchw", threads: int = 2) -> np.ndarray:
-    """Logits of a .tflite on the LiteRT interpreter; ``images`` are NCHW float, transposed for an NHWC model.
-
-    Goes through the toolkit's runner, which quantizes the input of a full-integer model with the input
-    tensor's (scale, zero point) and dequantizes its int8 output, as an app must: feeding float to an int8
-    input is a dtype error, and reading raw int8 logits would compare the wrong numbers.
-    """
-    from toolkit.runtimes.tflite import TFLiteRunner
-
-    runner = TFLiteRunner(path, threads=threads)
-    try:
-        x = images.transpose(0, 2, 3, 1) if layout == "nhwc" else images
-        return np.concatenate([runner.run(x[i : i + 1]).reshape(1, -1) for i in range(len(x))])
-    finally:
-        runner.close()
 
 
 def _first_line(e: BaseException) -> str:

@@ -4,25 +4,23 @@ Static int8 is per-channel symmetric weights (depthwise included) and per-tensor
 a histogram observer over the calibration images; dynamic int8 quantizes activations at run time (XNNPACK
 only has dynamic kernels for linear/1×1-style ops, so most of the graph stays fp32 there).
 
-Exporter hook (``toolkit/export/executorch.py``)::
+The ExecuTorch exporter (``toolkit/export/executorch.py``) calls :func:`quantize_pt2e` and lowers the
+program it returns like any other (``lower_program``: every op inside the XNNPACK delegate)::
 
     ep = quantization.xnnpack.quantize_pt2e(model, example, calibration, cfg)   # torch.export.ExportedProgram
-    pte = to_edge_transform_and_lower(ep, partitioner=[XnnpackPartitioner()]).to_executorch().buffer
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from quantization.calibration import CalibrationSet
 from quantization.config import QuantConfig
 from toolkit.errors import ToolkitError
 
-__all__ = ["lower", "lower_to_pte", "quantize_pt2e", "run_pte"]
+__all__ = ["quantize_pt2e"]
 
 
 def _quantizer(cfg: QuantConfig) -> Any:
@@ -70,30 +68,3 @@ def quantize_pt2e(
     except (RuntimeError, ValueError, TypeError, AssertionError, NotImplementedError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ToolkitError(f"ExecuTorch int8 quantization failed: {first}") from e
-
-
-def lower(program: torch.export.ExportedProgram) -> tuple[bytes, dict[str, int]]:
-    """(.pte bytes, ops left outside XNNPACK by name) with every supported op delegated to XNNPACK.
-
-    An empty dict means the whole graph (convs, pads, (de)quantize) runs inside the delegate. Same lowering
-    as ``toolkit export`` (:func:`toolkit.export.executorch.lower_program`).
-    """
-    from toolkit.export.executorch import lower_program
-
-    data, counts = lower_program(program)
-    return data, counts["non_delegated"]
-
-
-def lower_to_pte(program: torch.export.ExportedProgram) -> bytes:
-    """The .pte bytes of ``program`` (see :func:`lower`)."""
-    return lower(program)[0]
-
-
-def run_pte(path: str | Path, images: np.ndarray) -> np.ndarray:
-    """Logits of a .pte on the host ExecuTorch runtime, one image at a time."""
-    from executorch.runtime import Runtime
-
-    program = Runtime.get().load_program(Path(path))  # keep the program alive while its method runs
-    method = program.load_method("forward")
-    outs = [method.execute([torch.from_numpy(np.ascontiguousarray(images[i : i + 1]))])[0] for i in range(len(images))]
-    return torch.cat([o.reshape(1, -1) for o in outs]).numpy()

@@ -11,8 +11,11 @@ ExecuTorch has no hook between its aten graph and the XNNPACK flatbuffer, so :fu
 wraps the XNNPACK backend's convolution visitor for the duration of a lowering. Inside it, a conv is
 rewritten only when all of this holds (anything else is serialized exactly as before): not transposed,
 4×4 kernel, stride 2, padding 1, dilation 1, even input height and width, a constant kernel whose first
-row and column are zero. If ExecuTorch's internals ever move, the context manager raises ToolkitError
-naming what it could not find rather than writing a wrong graph; the export pipeline verifies every artifact anyway.
+row and column are zero. The patch is written against ExecuTorch's XNNPACK visitors as of
+:data:`EXECUTORCH_RANGE`; on any other release it refuses in one line (``--keep-pads`` exports the
+published graph, which needs no patch), and if the internals move within the range it raises ToolkitError
+naming what it could not find rather than writing a wrong graph. The export pipeline verifies every artifact
+anyway.
 """
 
 from __future__ import annotations
@@ -24,9 +27,12 @@ from typing import Any
 
 import torch
 
+from toolkit._deps import check_patch_range
 from toolkit.errors import ToolkitError
 
-__all__ = ["asymmetric_pad_convs"]
+__all__ = ["EXECUTORCH_RANGE", "asymmetric_pad_convs"]
+
+EXECUTORCH_RANGE = ("1.5", "1.6")  # the releases whose XNNPACK node visitors this patch was read from
 
 _LOCK = threading.RLock()  # the patch is process-wide; two lowerings must not interleave it (nesting is fine)
 
@@ -36,7 +42,10 @@ def asymmetric_pad_convs(counter: list[int] | None = None) -> Iterator[None]:
     """Within this block, XNNPACK lowerings serialize folded 4×4 convs as 3×3 with (0, 1) padding.
 
     ``counter`` (a one-element list) is incremented once per conv rewritten, so a caller can record it.
+    Raises ToolkitError (one line, naming ``--keep-pads``) outside :data:`EXECUTORCH_RANGE`.
     """
+    check_patch_range("executorch", *EXECUTORCH_RANGE, patch="the pad-free int8 conv rewrite for XNNPACK",
+                      avoid="export with --keep-pads to go without it")  # fmt: skip
     try:
         import executorch.backends.xnnpack.operators  # noqa: F401  (registers every visitor)
         from executorch.backends.xnnpack.operators import node_visitor

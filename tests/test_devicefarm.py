@@ -414,6 +414,18 @@ def test_the_app_and_artifacts_are_checked_before_anything_is_uploaded(farm, art
     assert not farm.server.received
 
 
+def _artifacts_model(tmp_path: Path) -> Path:
+    """The artifacts' own model as a checkpoint: the sweep then builds exactly what they were exported from,
+    so the export pipeline's cache key matches and it reuses them (anything else it would export again)."""
+    from toolkit import mobilenet_v1
+    from toolkit.weights import CheckpointMeta, save_checkpoint
+
+    model = mobilenet_v1(0.25, 32, weights="random", num_classes=10)
+    meta = CheckpointMeta(alpha=0.25, resolution=32, num_classes=10, class_names=tuple(model.class_names),
+                          preprocessing=model.preprocessing)  # fmt: skip
+    return save_checkpoint(model.state_dict(), meta, tmp_path / "artifacts-model.safetensors")
+
+
 def test_a_sweep_on_a_pool_then_the_rerun_finds_everything_stored(farm, artifacts, apk, host_results, tmp_path,
                                                                   capsys):  # fmt: skip
     from toolkit.cli import main
@@ -426,7 +438,8 @@ def test_a_sweep_on_a_pool_then_the_rerun_finds_everything_stored(farm, artifact
     db = tmp_path / "r.db"
     args = ["sweep", "--alphas", "0.25", "--resolutions", "32", "--targets", "tflite,executorch", "-o",
             str(artifacts[0].parent), "-d", SPEC, "--apk", str(apk), "--yes", "--db", str(db), "--warmup", "1",
-            "-n", "5", "--report-dir", str(tmp_path / "reports"), "--no-verify"]  # fmt: skip
+            "-n", "5", "--report-dir", str(tmp_path / "reports"), "--no-verify",
+            "--weights", str(_artifacts_model(tmp_path))]  # fmt: skip
     assert main(args) == 0, capsys.readouterr().err
     assert "6 measured" in " ".join(capsys.readouterr().out.split())
     reports = list((tmp_path / "reports").rglob("*.*"))
@@ -521,7 +534,8 @@ def test_an_ios_pool_runs_the_apps_launch_protocol_and_keeps_its_refusal(farm, a
 
 def test_nothing_is_scheduled_beyond_what_the_user_approved(farm, artifacts, apk, tmp_path):
     from toolkit.errors import ToolkitError
-    from toolkit.profile.devicefarm_request import approve_runs, current_request
+    from toolkit.profile.devicefarm_approve import approve_runs
+    from toolkit.profile.devicefarm_request import current_request
     from toolkit.profile.devices import get_device
 
     lines: list[str] = []

@@ -195,13 +195,13 @@ def test_cli_bad_io_is_one_line_and_exit_2(tmp_path, capsys, args, message):
 
 @pytest.mark.parametrize(("target", "scheme"), [("onnx", "int8"), ("executorch", "int8"), ("tflite", "int8-dynamic")])
 def test_quantize_refuses_native_io_where_it_does_not_exist(tmp_path, target, scheme):
-    import quantization
     from tests._export_helpers import model
+    from toolkit.export import quantize
 
-    with pytest.raises(UsageError, match=f"{target} {scheme} has no io='native'"):
-        quantization.quantize(model(0.25, 32), target, scheme, None, tmp_path / "m", io="native")
+    with pytest.raises(UsageError, match=f"{target} {scheme} has no --io native"):
+        quantize(model(0.25, 32), target, scheme, None, tmp_path / "m", io="native")
     with pytest.raises(UsageError, match="unknown I/O contract 'int8'"):
-        quantization.quantize(model(0.25, 32), target, scheme, None, tmp_path / "m", io="int8")
+        quantize(model(0.25, 32), target, scheme, None, tmp_path / "m", io="int8")
     assert list(tmp_path.iterdir()) == []
 
 

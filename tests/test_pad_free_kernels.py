@@ -120,9 +120,8 @@ def test_pad_free_int8_agrees_with_the_straightforward_int8_graph(tmp_path):
     The float fold is exact, but the two graphs quantize differently (the vendor graph gives each pad op its
     own quantized tensor), so this is an accuracy question, asked on a model trained on real data.
     """
-    import quantization
-    from quantization.xnnpack import run_pte
-    from tests.test_quant_common import digits_model, digits_split, one_torch_thread
+    from tests.test_quant_common import digits_model, digits_split, one_torch_thread, pte_logits
+    from toolkit.export import quantize
 
     x_train, _, x_test, y_test = digits_split()
     top1, preds = {}, {}
@@ -130,10 +129,9 @@ def test_pad_free_int8_agrees_with_the_straightforward_int8_graph(tmp_path):
     with one_torch_thread():
         model = digits_model()
         for fold in (False, True):
-            path = tmp_path / f"fold-{fold}.pte"
-            quantization.quantize(model, "executorch", "int8", x_train, path, calibration_samples=64,
-                                  fold_padding=fold, eval_data=no_eval)  # fmt: skip
-            preds[fold] = run_pte(path, x_test).argmax(1)
+            art = quantize(model, "executorch", "int8", x_train, tmp_path / f"fold-{fold}", calibration_samples=64,
+                           fold_padding=fold, eval_data=no_eval)  # fmt: skip
+            preds[fold] = pte_logits(art.path, x_test).argmax(1)
             top1[fold] = float((preds[fold] == y_test).mean())
     agreement = float((preds[True] == preds[False]).mean())
     assert agreement >= 0.99, f"pad-free vs straightforward int8 top-1 agreement {agreement:.4f}"

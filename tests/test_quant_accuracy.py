@@ -13,6 +13,7 @@ import pytest
 import quantization
 from tests.test_quant_common import digits_model, digits_split, one_torch_thread
 from toolkit._deps import HAS_ONNXRUNTIME
+from toolkit.export import quantize
 
 CAL_SAMPLES = 64  # training digits only; the 540 held-out digits are never calibrated on
 
@@ -22,10 +23,9 @@ def test_onnx_static_int8_keeps_the_accuracy_bar_on_held_out_digits(tmp_path):
     x_train, _, x_test, y_test = digits_split()
     with one_torch_thread():
         model = digits_model()
-        art = quantization.quantize(
-            model, "onnx", "int8", x_train, tmp_path / "d.onnx",
-            calibration_samples=CAL_SAMPLES, eval_data=(x_test, y_test),
-        )  # fmt: skip
+        art = quantize(
+            model, "onnx", "int8", x_train, tmp_path, calibration_samples=CAL_SAMPLES, eval_data=(x_test, y_test)
+        )
     acc = art.accuracy
     assert acc.n_images == acc.n_labeled == len(y_test) == 540
     assert acc.fp32_top1 >= 0.95, f"the digits model did not train: {acc.summary()}"
@@ -33,4 +33,4 @@ def test_onnx_static_int8_keeps_the_accuracy_bar_on_held_out_digits(tmp_path):
     # this AVX2-without-VNNI host, where ORT's U8S8 kernels saturate (quantization/onnx.py)
     assert acc.top1_agreement >= quantization.accuracy.MIN_AGREEMENT, acc.summary()
     assert acc.top1_drop <= quantization.accuracy.MAX_TOP1_DROP + 1e-9, acc.summary()
-    assert acc.meets_bars() and art.manifest()["calibration"]["count"] == CAL_SAMPLES
+    assert acc.meets_bars() and art.quantization["calibration"]["count"] == CAL_SAMPLES

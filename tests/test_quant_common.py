@@ -90,6 +90,28 @@ def one_torch_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
+def artifact_logits(path: str | Path, images: np.ndarray, layout: str = "nchw") -> np.ndarray:
+    """Logits of an exported artifact on its host runtime, through the toolkit's runner (as verification runs it:
+    an int8-I/O model gets its input quantized and its output dequantized)."""
+    from toolkit.runtimes import open_runner, run_batch
+
+    runner = open_runner(path, threads=1)
+    try:
+        return run_batch(runner, images, layout)
+    finally:
+        runner.close()
+
+
+def pte_logits(path: str | Path, images: np.ndarray) -> np.ndarray:
+    """Logits of a .pte straight from the ExecuTorch runtime, one image at a time (no toolkit code in between)."""
+    from executorch.runtime import Runtime
+
+    program = Runtime.get().load_program(Path(path))  # keep the program alive while its method runs
+    method = program.load_method("forward")
+    outs = [method.execute([torch.from_numpy(np.ascontiguousarray(images[i : i + 1]))])[0] for i in range(len(images))]
+    return torch.cat([o.reshape(1, -1) for o in outs]).numpy()
+
+
 def _train(path: Path) -> None:
     from safetensors.torch import save_file
 

@@ -22,7 +22,7 @@ from toolkit.models.mobilenet_v1 import MobileNetV1
 def test_public_api_is_pinned():
     assert set(quantization.__all__) == {
         "DEFAULT_SCHEME", "SCHEMES", "AccuracyReport", "CalibrationSet", "CalibrationWarning", "QuantConfig",
-        "QuantizedArtifact", "load_calibration", "quantize", "supported_schemes",
+        "load_calibration", "supported_schemes",
     }  # fmt: skip
     for name in quantization.__all__:
         assert getattr(quantization, name) is not None

@@ -20,11 +20,20 @@ def _weight_bin_bytes(package: Path) -> int:
     return sum(p.stat().st_size for p in package.rglob("weight.bin"))
 
 
+def _convert_fp32(model: torch.nn.Module, example: torch.Tensor):
+    """A plain fp32 ML Program to compress (the Core ML exporter wraps the model as an image classifier)."""
+    import coremltools as ct
+
+    program = torch.export.export(model.eval(), (example,)).run_decompositions({})
+    return ct.convert(
+        program, inputs=[ct.TensorType(name="input", shape=tuple(example.shape))], convert_to="mlprogram",
+        minimum_deployment_target=ct.target.iOS16, compute_precision=ct.precision.FLOAT32,
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def fp32_mlmodel(tmp_path_factory):
-    from quantization.coreml import convert_fp32
-
-    mlmodel = convert_fp32(digits_model(), torch.zeros(1, 3, 32, 32))
+    mlmodel = _convert_fp32(digits_model(), torch.zeros(1, 3, 32, 32))
     path = tmp_path_factory.mktemp("coreml") / "fp32.mlpackage"
     mlmodel.save(str(path))
     return mlmodel, _weight_bin_bytes(path)

@@ -1,4 +1,4 @@
-"""PT2E QAT (quantization.qat) on the digits model: a graph that trains like the float model, folds back
+"""PT2E QAT (toolkit.training.qat) on the digits model: a graph that trains like the float model, folds back
 into it, and converts to the same int8 arithmetic it simulated.
 
 ``toolkit train --qat`` end to end is tests/test_train_qat.py.
@@ -26,7 +26,7 @@ def test_prepared_graph_trains_like_the_float_model():
     """Regression for two torchao behaviours the library undoes: its QAT conv-BN rewrite sets every BatchNorm
     eps to 1e-5 (MobileNet's is 1e-3), and its train/eval switch sets dropout to p=0.5 (measured before the
     fix: train-mode loss 1.26 against the float model's 0.11 on the same digits)."""
-    from quantization.qat import float_state_dict, prepare_qat, set_training
+    from toolkit.training.qat import float_state_dict, prepare_qat, set_training
 
     model = digits_model()
     x_train, y_train, x_test, _ = (torch.from_numpy(a) for a in digits_split())
@@ -67,7 +67,7 @@ def test_prepared_graph_trains_like_the_float_model():
 def test_convert_folds_batchnorm_with_the_models_eps():
     """torchao folds BN into the conv with its own eps 1e-5; convert_qat shifts running_var so the fold uses the
     model's 1e-3. Visible only where running variances are small, so a third of the channels are made so."""
-    from quantization import qat
+    from toolkit.training import qat
 
     model = digits_model()
     x_train, _, x_test, _ = (torch.from_numpy(a) for a in digits_split())
@@ -91,8 +91,9 @@ def test_convert_folds_batchnorm_with_the_models_eps():
 @pytest.mark.slow
 def test_qat_fine_tune_then_export_keeps_accuracy(tmp_path):
     from quantization.accuracy import compare_accuracy
-    from quantization.qat import convert_qat, prepare_qat
-    from quantization.xnnpack import lower_to_pte, run_pte
+    from tests.test_quant_common import pte_logits
+    from toolkit.export.executorch import lower_program
+    from toolkit.training.qat import convert_qat, prepare_qat
 
     model = digits_model()
     x_train, y_train, x_test, y_test = digits_split()
@@ -106,8 +107,8 @@ def test_qat_fine_tune_then_export_keeps_accuracy(tmp_path):
         loss.backward()
         opt.step()
     path = tmp_path / "qat.pte"
-    path.write_bytes(lower_to_pte(convert_qat(gm, torch.zeros(1, 3, 32, 32))))
+    path.write_bytes(lower_program(convert_qat(gm, torch.zeros(1, 3, 32, 32)))[0])
     with torch.no_grad():
         ref = model(torch.from_numpy(x_test)).numpy()
-    acc = compare_accuracy(ref, run_pte(path, x_test), y_test)
+    acc = compare_accuracy(ref, pte_logits(path, x_test), y_test)
     assert acc.top1_drop <= 0.01 + 1e-9 and acc.top1_agreement >= 0.97, acc.summary()

@@ -19,9 +19,10 @@ import pytest
 import torch
 
 import quantization
-from tests.test_quant_common import digits_model, digits_split, one_torch_thread
+from tests.test_quant_common import artifact_logits, digits_model, digits_split, one_torch_thread
 from toolkit._deps import HAS_AI_EDGE_LITERT, HAS_COREMLTOOLS, HAS_EXECUTORCH, HAS_LITERT_TORCH, HAS_ONNXRUNTIME
 from toolkit.errors import UsageError
+from toolkit.export import QuantizedArtifact, quantize
 
 CAL_SAMPLES = 64  # of the 1257 training digits, evenly spread (histogram observers cost ~ms per image)
 TINY_MODEL_SIZE_FRACTION = 0.45  # see the module docstring: fixed overheads on a 0.2M-parameter model
@@ -51,13 +52,13 @@ def _check_bars(acc: quantization.AccuracyReport) -> None:
     assert acc.meets_bars()
 
 
-def _check_int8(art: quantization.QuantizedArtifact, model: torch.nn.Module) -> None:
+def _check_int8(art: QuantizedArtifact, model: torch.nn.Module) -> None:
     _check_bars(art.accuracy)
     assert art.size_bytes <= TINY_MODEL_SIZE_FRACTION * _fp32_weight_bytes(model), (
         art.size_bytes,
         _fp32_weight_bytes(model),
     )
-    m = art.manifest()
+    m = art.quantization
     assert m["scheme"] == "int8" and m["calibration"]["count"] == CAL_SAMPLES
     assert len(m["calibration"]["sha256"]) == 64
 
@@ -67,32 +68,31 @@ def _check_int8(art: quantization.QuantizedArtifact, model: torch.nn.Module) -> 
 @pytest.mark.parametrize("fold_padding", [True, False], ids=["pad-free", "with-pads"])
 def test_executorch_static_int8_meets_the_bars(digits, tmp_path, fold_padding):
     model, x_train, x_test, y_test = digits
-    art = quantization.quantize(
-        model, "executorch", "int8", x_train, tmp_path / "d.pte",
+    art = quantize(
+        model, "executorch", "int8", x_train, tmp_path,
         calibration_samples=CAL_SAMPLES, eval_data=(x_test, y_test), fold_padding=fold_padding,
     )  # fmt: skip
-    _check_int8(art, model)  # quantize() raises if any op (conv, pad, (de)quantize) stayed outside XNNPACK
-    assert art.config.folds_padding is fold_padding
+    _check_int8(art, model)  # the export fails if any op (conv, pad, (de)quantize) stayed outside XNNPACK
+    assert art.quantization["pad_folding"] is fold_padding
     assert not list(tmp_path.glob(".*tmp*")), "temp artifact left behind"
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (HAS_LITERT_TORCH and HAS_AI_EDGE_LITERT), reason="litert-torch / ai-edge-litert missing")
 def test_tflite_full_integer_int8_meets_the_bars_with_float_and_int8_io(digits, tmp_path):
-    from quantization.tflite import run_tflite
     from toolkit.runtimes.tflite import TFLiteRunner, op_counts
 
     model, x_train, x_test, y_test = digits
     arts = {
-        io: quantization.quantize(
-            model, "tflite", "int8", x_train, tmp_path / f"d-{io}.tflite",
+        io: quantize(
+            model, "tflite", "int8", x_train, tmp_path / io,
             calibration_samples=CAL_SAMPLES, eval_data=(x_test, y_test), layout="nhwc", io=io,
         )
         for io in ("float", "native")
     }  # fmt: skip
     for io, dtype in (("float", np.float32), ("native", np.int8)):
         _check_int8(arts[io], model)  # native: the runner quantizes the input and dequantizes the logits
-        assert arts[io].manifest()["io"] == io
+        assert arts[io].manifest["input"]["dtype"] == np.dtype(dtype).name
         runner = TFLiteRunner(arts[io].path)
         assert runner.input_dtype == dtype and runner.output_spec.dtype == np.dtype(dtype).name
         runner.close()
@@ -100,7 +100,7 @@ def test_tflite_full_integer_int8_meets_the_bars_with_float_and_int8_io(digits, 
     ops_int8, ops_float = op_counts(arts["native"].path), op_counts(arts["float"].path)
     assert ops_float == {**ops_int8, "QUANTIZE": ops_int8.get("QUANTIZE", 0) + 1,
                          "DEQUANTIZE": ops_int8.get("DEQUANTIZE", 0) + 1}  # fmt: skip
-    int8_io, float_io = run_tflite(arts["native"].path, x_test, "nhwc"), run_tflite(arts["float"].path, x_test, "nhwc")
+    int8_io, float_io = (artifact_logits(arts[io].path, x_test, "nhwc") for io in ("native", "float"))
     np.testing.assert_array_equal(float_io, int8_io)  # host-side quantization == the QUANTIZE op
 
 
@@ -108,10 +108,9 @@ def test_tflite_full_integer_int8_meets_the_bars_with_float_and_int8_io(digits, 
 @pytest.mark.skipif(not HAS_ONNXRUNTIME, reason="onnxruntime not installed")
 def test_onnx_static_qdq_int8_meets_the_bars(digits, tmp_path):
     model, x_train, x_test, y_test = digits
-    art = quantization.quantize(
-        model, "onnx", "int8", x_train, tmp_path / "d.onnx",
-        calibration_samples=CAL_SAMPLES, eval_data=(x_test, y_test),
-    )  # fmt: skip
+    art = quantize(
+        model, "onnx", "int8", x_train, tmp_path, calibration_samples=CAL_SAMPLES, eval_data=(x_test, y_test)
+    )
     _check_int8(art, model)
     import onnx
 
@@ -124,8 +123,8 @@ def test_onnx_static_qdq_int8_meets_the_bars(digits, tmp_path):
                                                 ("tflite", "fp16"), ("executorch", "int8-dynamic")])  # fmt: skip
 def test_weight_only_and_dynamic_schemes_run_and_agree(digits, tmp_path, target, scheme):
     model, _, x_test, y_test = digits
-    art = quantization.quantize(model, target, scheme, None, tmp_path / f"d-{scheme}", eval_data=(x_test, y_test))
-    assert art.calibration is None  # these schemes never look at data
+    art = quantize(model, target, scheme, None, tmp_path, eval_data=(x_test, y_test))
+    assert art.quantization["calibration"] is None  # these schemes never look at data
     _check_bars(art.accuracy)
 
 
@@ -133,5 +132,5 @@ def test_weight_only_and_dynamic_schemes_run_and_agree(digits, tmp_path, target,
 def test_unsupported_scheme_writes_nothing(digits, tmp_path):
     model = digits[0]
     with pytest.raises(UsageError, match="int8-weights, palettize-8"):
-        quantization.quantize(model, "coreml", "int8-dynamic", None, tmp_path / "d.mlpackage")
+        quantize(model, "coreml", "int8-dynamic", None, tmp_path / "out")
     assert not list(tmp_path.iterdir())

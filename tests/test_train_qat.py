@@ -107,13 +107,13 @@ def test_qat_writes_a_verified_int8_pte_with_its_accuracy(qat_run, digits_qat, f
 def test_the_pte_reproduces_the_recorded_top1(qat_run, digits_qat):
     """Independent of the pipeline: run the .pte on the validation digits and count."""
     from quantization.accuracy import load_labeled_folder
-    from quantization.xnnpack import run_pte
+    from tests.test_quant_common import pte_logits
     from toolkit import mobilenet_v1
 
     checkpoint, pte, m = qat_run
     model = mobilenet_v1(0.25, DIGITS_RES, weights=checkpoint)
     x, y = load_labeled_folder(digits_qat / "val", DIGITS_RES, model.preprocessing, model.class_names)
-    top1 = float((run_pte(pte, x).argmax(1) == y).mean())
+    top1 = float((pte_logits(pte, x).argmax(1) == y).mean())
     assert top1 == pytest.approx(m["quantization"]["accuracy"]["quantized_top1"], abs=1e-9)
 
 

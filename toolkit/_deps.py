@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import platform
+import re
+from importlib import metadata
 
 __all__ = [
     "HAS_AI_EDGE_LITERT",
@@ -17,6 +19,8 @@ __all__ = [
     "HAS_QAI_HUB",
     "HAS_TFLITE_INTERPRETER",
     "IS_MACOS",
+    "check_patch_range",
+    "installed_version",
     "require",
 ]
 
@@ -63,3 +67,36 @@ def require(module: str) -> None:
 
         what, extra = _EXTRAS.get(module, (module, "all"))
         raise MissingDependencyError.for_extra(what, extra)
+
+
+def installed_version(dist: str) -> str | None:
+    """The installed release of distribution ``dist`` (``"executorch"``), or None."""
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """``"2.13.0+cpu"`` → ``(2, 13, 0)``: the numeric release, enough to place it in a range."""
+    match = re.match(r"\d+(?:\.\d+)*", version.strip())
+    parts = [int(n) for n in match.group(0).split(".")[:3]] if match else []
+    return tuple(parts + [0] * (3 - len(parts)))
+
+
+def check_patch_range(dist: str, minimum: str, below: str, patch: str, avoid: str) -> str:
+    """Refuse, in one line, to patch ``dist``'s private internals outside the releases ``patch`` was written for.
+
+    A patch of a dependency's internals is correct only for the code it was read from; on another release
+    it could silently write a wrong graph. ``[minimum, below)`` is the range it was written and tested for;
+    ``avoid`` tells the user how to go without it (a flag). Returns the installed version.
+    """
+    have = installed_version(dist)
+    if have is None or not _release(minimum) <= _release(have) < _release(below):
+        from toolkit.errors import ToolkitError
+
+        raise ToolkitError(
+            f"{patch} patches {dist} internals and was written for {dist}>={minimum},<{below} "
+            f"(installed: {have or 'none'}); {avoid}"
+        )
+    return have

@@ -337,7 +337,7 @@ def rebuild_model(manifest: dict[str, Any]) -> Any:
         float(v["alpha"]), int(v["resolution"]), weights=spec, num_classes=int(v["num_classes"]),
         activation=m.get("activation", "relu6"), padding=m.get("padding", "tf"), seed=int(w.get("seed") or 0),
     )  # fmt: skip
-    from toolkit.export.pipeline import state_sha256
+    from toolkit.weights import state_sha256
 
     expected = w.get("state_sha256")
     if expected and state_sha256(model) != expected:

@@ -26,12 +26,14 @@ __all__ = [
     "CheckpointMeta",
     "WeightSource",
     "cache_dir",
+    "download_record",
     "fetch_imagenet",
     "file_sha256",
     "imagenet_filename",
     "load_checkpoint",
     "resolve",
     "save_checkpoint",
+    "state_sha256",
 ]
 
 IMAGENET_BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet/"
@@ -51,6 +53,23 @@ def file_sha256(path: str | Path) -> str:
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
+    return h.hexdigest()
+
+
+def state_sha256(model: Any) -> str:
+    """Hash of a model's weights (names, shapes, bytes), in a stable order.
+
+    Keyed on tensors rather than a source file, so an in-memory fine-tune or a seeded random model is
+    identified as exactly what it is: the export cache keys on it and manifests record it, so an artifact's
+    model can be rebuilt and checked.
+    """
+    import torch
+
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
 
 
@@ -137,11 +156,21 @@ def _verify_h5(path: Path) -> None:
 
 
 def fetch_imagenet(alpha: float, resolution: int, include_top: bool = True, progress: bool = True) -> Path:
-    """Download a published ``.h5`` once into the cache (temp file → verify → rename) and return it."""
+    """Download a published ``.h5`` once into the cache (temp file → verify → rename) and return it.
+
+    The first download records the file's sha256 and size beside it (``<file>.sha256.json``); every later
+    use checks the file against that record and refuses a changed one (ToolkitError naming the command that
+    clears it), so a truncated or swapped file in the cache is never loaded as the published weights.
+    """
+    return _imagenet(alpha, resolution, include_top, progress)[0]
+
+
+def _imagenet(alpha: float, resolution: int, include_top: bool = True, progress: bool = True) -> tuple[Path, str]:
+    """(path, sha256) of the cached published ``.h5``, downloaded first if absent, checked against its record."""
     name = imagenet_filename(alpha, resolution, include_top)
     target = cache_dir() / "weights" / name
     if target.is_file():
-        return target
+        return target, _check_download(target)
     url = IMAGENET_BASE_URL + name
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=name, suffix=".part", dir=target.parent)
@@ -151,6 +180,8 @@ def fetch_imagenet(alpha: float, resolution: int, include_top: bool = True, prog
             total = int(resp.headers.get("Content-Length") or 0)
             _copy_with_progress(resp, out, total, f"downloading {name}", progress)
         _verify_h5(tmp)
+        sha = file_sha256(tmp)
+        _write_record(target, sha, tmp.stat().st_size, url)
         tmp.replace(target)
     except (urllib.error.URLError, OSError, TimeoutError) as e:
         raise ToolkitError(
@@ -158,7 +189,49 @@ def fetch_imagenet(alpha: float, resolution: int, include_top: bool = True, prog
         ) from None
     finally:
         tmp.unlink(missing_ok=True)
-    return target
+    return target, sha
+
+
+def download_record(target: Path) -> Path:
+    """Where the sha256 and size of a downloaded file are recorded: beside it."""
+    return target.with_name(target.name + ".sha256.json")
+
+
+def _write_record(target: Path, sha: str, size: int, url: str | None) -> None:
+    record = download_record(target)
+    tmp = record.with_name(f".{record.name}.{os.getpid()}")
+    tmp.write_text(json.dumps({"file": target.name, "sha256": sha, "size": size, "url": url}, indent=1) + "\n")
+    tmp.replace(record)
+
+
+def _check_download(target: Path) -> str:
+    """The sha256 of a cached download, after checking its size and hash against the record of its download.
+
+    A file cached before records were kept is checked as a MobileNet ``.h5`` once and recorded then.
+    """
+    import shlex
+
+    record = download_record(target)
+    size = target.stat().st_size
+    try:
+        expected = json.loads(record.read_text())
+    except FileNotFoundError:
+        _verify_h5(target)
+        sha = file_sha256(target)
+        _write_record(target, sha, size, None)
+        return sha
+    except (OSError, ValueError):
+        expected = {}
+    sha = file_sha256(target) if expected.get("size") == size else None
+    if sha is None or sha != expected.get("sha256"):
+        got = f"{size} bytes" + (f", sha256 {sha[:12]}…" if sha else "")
+        want = f"{expected.get('size')} bytes, sha256 {str(expected.get('sha256'))[:12]}…"
+        clear = f"rm {shlex.quote(str(target))} {shlex.quote(str(record))}"
+        raise ToolkitError(
+            f"the cached {target.name} changed since it was downloaded ({got}; recorded {want}); "
+            f"clear it and download it again: {clear}"
+        )
+    return sha
 
 
 def _copy_with_progress(src: Any, dst: Any, total: int, description: str, progress: bool) -> None:
@@ -176,8 +249,8 @@ def resolve(spec: str | Path | None, alpha: float, resolution: int, *, seed: int
     if spec is None or str(spec) == "random":
         return WeightSource("random", seed=seed)
     if str(spec) == "imagenet":
-        path = fetch_imagenet(alpha, resolution)
-        return WeightSource("imagenet", path, file_sha256(path))
+        path, sha = _imagenet(alpha, resolution)
+        return WeightSource("imagenet", path, sha)
     path = Path(spec).expanduser()
     if not path.is_file():
         raise UsageError(f"weights not found: {spec} (expected imagenet, random, or a .h5/.safetensors/.pt file)")

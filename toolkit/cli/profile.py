@@ -176,7 +176,7 @@ def _farm(specs: list[str], apk: Path | None, ipa: Path | None, yes: bool, confi
     """Device Farm's app and device-minute approval, asked before anything runs (no-op without such a device)."""
     import sys
 
-    from toolkit.profile.devicefarm_request import approve_runs
+    from toolkit.profile.devicefarm_approve import approve_runs
 
     return approve_runs(specs, apk=apk, ipa=ipa, config=config, planned=planned, yes=yes,
                         interactive=sys.stdin.isatty(), ask=lambda q: typer.confirm(q, default=False, err=True),

@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+from quantization.config import OPTION_KEYS as QUANT_OPTION_KEYS
 from toolkit.errors import UsageError
 from toolkit.runtimes.base import Runner
 from toolkit.runtimes.io import validate_io
@@ -39,8 +40,6 @@ TARGETS: dict[str, str] = {
     "onnx": "toolkit.export.onnx",
 }
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
-# ExportConfig.options read by `--precision int8` (see quantization.hooks); keyed into the cache by the pipeline.
-QUANT_OPTION_KEYS: tuple[str, ...] = ("scheme", "calibration", "calibration_samples", "eval_data", "fold_padding")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ graph input to half and of the graph output back to float run as two portable op
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections import Counter
 from pathlib import Path
@@ -123,7 +124,8 @@ def lower_program(exported: torch.export.ExportedProgram) -> tuple[bytes, dict[s
     """``to_edge_transform_and_lower`` with the XNNPACK partitioner: (.pte bytes, delegation counts).
 
     Pad-folded 4×4 convs reach XNNPACK as the published 3×3 with (0, 1) padding (exact; see
-    :mod:`quantization.xnnpack_padding`); ``asymmetric_padded_convs`` counts them.
+    :mod:`quantization.xnnpack_padding`); ``asymmetric_padded_convs`` counts them. A graph without such
+    convs is lowered by the stock ExecuTorch, unpatched.
     """
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
@@ -132,11 +134,24 @@ def lower_program(exported: torch.export.ExportedProgram) -> tuple[bytes, dict[s
 
     rewritten = [0]
     stage("lowering")
-    with asymmetric_pad_convs(rewritten):  # XNNPACK serializes inside to_edge_transform_and_lower
+    patch = asymmetric_pad_convs(rewritten) if _has_4x4_stride2_convs(exported) else contextlib.nullcontext()
+    with patch:  # XNNPACK serializes inside to_edge_transform_and_lower
         edge = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
     counts = count_delegation(edge) | {"asymmetric_padded_convs": rewritten[0]}
     stage("serializing")
     return edge.to_executorch().buffer, counts
+
+
+def _has_4x4_stride2_convs(exported: torch.export.ExportedProgram) -> bool:
+    """Whether the graph has the pad-free rewrite's 4×4 stride-2 convs (the only ones the XNNPACK patch touches)."""
+    for node in exported.graph_module.graph.nodes:
+        if node.op != "call_function" or "conv" not in _op_name(node) or len(node.args) < 4:
+            continue
+        weight = node.args[1].meta.get("val") if isinstance(node.args[1], torch.fx.Node) else None
+        stride = list(node.args[3]) if isinstance(node.args[3], (list, tuple)) else [node.args[3]]
+        if weight is not None and tuple(weight.shape[-2:]) == (4, 4) and set(stride) == {2}:
+            return True
+    return False
 
 
 def _fold_batchnorm(model: torch.nn.Module) -> torch.nn.Module:

@@ -12,16 +12,16 @@ import os
 import shutil
 import tempfile
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import torch
 
 import toolkit
+from toolkit._deps import installed_version
 from toolkit.export.base import ExportConfig, Exporter
 from toolkit.runtimes import manifest_path
-from toolkit.weights import file_sha256
+from toolkit.weights import file_sha256, state_sha256
 
 __all__ = [
     "MANIFEST_VERSION",
@@ -56,11 +56,7 @@ RESERVED_EXTRAS = (
 )
 
 
-def package_version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
+package_version = installed_version  # the installed release of a distribution, or None
 
 
 def tool_versions(exporter: Exporter) -> dict[str, str]:
@@ -70,20 +66,6 @@ def tool_versions(exporter: Exporter) -> dict[str, str]:
     if hook is not None:
         versions.update({k: str(v) for k, v in hook().items() if v is not None})
     return versions
-
-
-def state_sha256(model: torch.nn.Module) -> str:
-    """Hash of the weights actually being exported (names, shapes, bytes), in a stable order.
-
-    Keyed on tensors rather than the source file so an in-memory fine-tune or a seeded random model is
-    cached as exactly what it is.
-    """
-    h = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        t = tensor.detach().cpu().contiguous()
-        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
 
 
 def tree_sha256(path: Path) -> str:

@@ -48,6 +48,7 @@ from toolkit.runtimes import manifest_path, read_manifest
 __all__ = [
     "ExportResult",
     "artifact_name",
+    "cached",
     "check_output_dir",
     "check_request",
     "export",
@@ -174,9 +175,9 @@ def _quantization_key(cfg: ExportConfig, precision: str) -> tuple[dict[str, Any]
     Quantization options on a float export are a mistake worth one line, not a silent no-op.
     """
     if cfg.options.get("qat_program") is not None:  # an int8 program from `toolkit train --qat`
-        from quantization.qat import export_key
+        from quantization.hooks import qat_cache_options
 
-        return export_key(cfg.target, precision, cfg.options)
+        return qat_cache_options(cfg.target, precision, cfg.options)
     given = sorted(k for k in QUANT_OPTION_KEYS if cfg.options.get(k) is not None)
     if precision != "int8":
         if given:
@@ -185,6 +186,22 @@ def _quantization_key(cfg: ExportConfig, precision: str) -> tuple[dict[str, Any]
     from quantization import hooks
 
     return hooks.cache_options(cfg.target, cfg.options), hooks.name_component(cfg.target, cfg.options)
+
+
+def cached(model: torch.nn.Module, cfg: ExportConfig) -> ExportResult | None:
+    """The artifact :func:`export` would reuse for ``(model, cfg)``, found without exporting anything.
+
+    The one reuse rule: an artifact on disk is reused only when its manifest carries the cache key of this
+    export (model tensors, options, tool and toolkit versions) and its bytes still match. A sweep or a
+    latency measurement asks this before planning its work; ``force`` means nothing is reusable.
+    """
+    start = time.perf_counter()
+    exporter, precision, quant_key, name = check_request(cfg)
+    final = Path(cfg.output_dir) / artifact_name(model, cfg.target, name, exporter.extension)
+    if cfg.force:
+        return None
+    hit = _cached(final, cache_key(model.eval(), exporter, cfg, precision, quant_key), need_parity=cfg.verify)
+    return None if hit is None else ExportResult(final, hit, True, time.perf_counter() - start)
 
 
 def _cached(final: Path, key: str, need_parity: bool = False) -> dict[str, Any] | None:

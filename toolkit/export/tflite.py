@@ -75,7 +75,7 @@ class TFLiteExporter:
         if precision == "int8":
             data, quant = self._int8(model, example, sample, cfg)
             data, shrunk = shrink_folded_kernels(data)  # the folded 4×4 kernels back to 3×3 SAME: exact
-            if cfg.io == "float":
+            if cfg.io == "float" and quant["scheme"] == "int8":  # only full-integer int8 has integer edges
                 from quantization.tflite import float_io
 
                 data = float_io(data)  # QUANTIZE in front, DEQUANTIZE behind: float32 edges, same int8 math

@@ -1,7 +1,8 @@
 """What a ``devicefarm:PROJECT/POOL`` device needs besides its spec: the demo app, and approved device minutes.
 
-Device Farm bills every device minute, so nothing is scheduled without a yes. :func:`approve_runs` (the CLI
-calls it before anything is built or uploaded) checks the app, prints each pool's estimate (devices ×
+Device Farm bills every device minute, so nothing is scheduled without a yes.
+:func:`toolkit.profile.devicefarm_approve.approve_runs` (the CLI calls it before anything is built or uploaded)
+checks the app, prints each pool's estimate (devices ×
 estimated minutes per artifact, and the most the execution timeout lets it cost), asks once (``--yes``
 skips the question; without a terminal and without ``--yes`` it refuses in one line) and returns a context in
 which every ``devicefarm:`` device gets a :class:`FarmRequest`. Each device checks its exact estimate
@@ -14,16 +15,14 @@ from __future__ import annotations
 import contextlib
 import threading
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from toolkit.errors import ToolkitError, UsageError
-from toolkit.profile.devicefarm_spec import APP_FORMATS, Estimate, estimate, plan_run, run_minutes
-from toolkit.profile.protocol import ProfileConfig
+from toolkit.errors import UsageError
+from toolkit.profile.devicefarm_spec import Estimate
 
-__all__ = ["APPS", "FarmRequest", "app_platform", "approve_runs", "current_request", "farm_request", "split_spec"]
+__all__ = ["APPS", "FarmRequest", "app_platform", "current_request", "farm_request", "split_spec"]
 
 APPS = {".apk": ("android", "ANDROID_APP"), ".ipa": ("ios", "IOS_APP")}  # app file → platform, upload type
 
@@ -97,72 +96,3 @@ def split_spec(ident: str) -> tuple[str, str]:
         raise UsageError(f"devicefarm needs PROJECT/POOL (names or ARNs), e.g. 'devicefarm:my-app/Top Devices'; "
                          f"got {ident!r}")  # fmt: skip
     return project.strip(), pool.strip()
-
-
-def _planned_minutes(device: Any, planned: Sequence[Any], config: ProfileConfig) -> list[float]:
-    """Estimated minutes of what would run there: artifacts on disk, or sweep combinations not built yet."""
-    from toolkit.cost import count
-
-    out = []
-    for item in planned:
-        if isinstance(item, Path):
-            with contextlib.suppress(ToolkitError):  # refused artifacts cost nothing: they are never sent
-                out.append(plan_run(device.platform, item, config).minutes)
-        elif item.artifact(Path()).suffix in APP_FORMATS[device.platform]:
-            out.append(run_minutes(count(item.alpha, item.resolution).macs, config))
-    return out
-
-
-def approve_runs(
-    specs: Sequence[str],
-    *,
-    apk: Path | None,
-    ipa: Path | None,
-    config: ProfileConfig,
-    planned: Sequence[Any],
-    yes: bool,
-    interactive: bool,
-    ask: Callable[[str], bool],
-    echo: Callable[[str], None],
-) -> contextlib.AbstractContextManager[None]:
-    """Check the app, print each pool's device minutes, ask once; a context giving the devices their request.
-
-    ``planned`` is what will be measured: artifact paths (``toolkit profile``) or the sweep's combinations
-    (anything with ``alpha``, ``resolution`` and ``artifact(dir)``), an upper bound since a sweep skips
-    what is stored. Each device refuses to schedule more device minutes than were approved here. Without a
-    ``devicefarm:`` spec this only checks that no app was given for nothing.
-    """
-    from toolkit.profile.devicefarm import DeviceFarmDevice
-    from toolkit.profile.devices import device_kind
-
-    farm = [s.split(":", 1)[1] for s in specs if device_kind(s) == "devicefarm"]
-    if not farm:
-        if apk or ipa:
-            raise UsageError("--apk/--ipa name the app for devicefarm:PROJECT/POOL devices; no such device was given")
-        return contextlib.nullcontext()
-    if (apk is None) == (ipa is None):
-        raise UsageError("devicefarm devices need the demo app: pass --apk app-debug.apk or --ipa BenchApp.ipa "
-                         "(one of them)")  # fmt: skip
-    app = Path(apk or ipa)  # type: ignore[arg-type]
-    app_platform(app)
-    approved: dict[str, float] = {}
-    for ident in farm:
-        device = DeviceFarmDevice(ident, request=FarmRequest(app))
-        minutes = _planned_minutes(device, planned, config)
-        est = estimate(len(device.resolve()[2]), minutes)
-        if not minutes:
-            echo(f"devicefarm:{ident}: nothing to run (none of the artifacts runs in the {device.platform} app)")
-            continue
-        approved[ident] = est.minutes
-        echo(f"devicefarm:{ident}: {est.line()}")
-    if approved and not yes:
-        if not interactive:
-            raise UsageError("Device Farm bills device minutes: re-run with --yes to schedule (nothing was asked: "
-                             "no terminal)")  # fmt: skip
-        if not ask("Schedule on AWS Device Farm?"):
-            raise ToolkitError("not scheduled: nothing was uploaded to Device Farm")
-
-    def approve(ident: str, est: Estimate) -> bool:
-        return est.minutes <= approved.get(ident, -1.0) + 1e-6
-
-    return farm_request(FarmRequest(app, approve))

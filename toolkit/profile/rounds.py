@@ -301,7 +301,7 @@ def measure_host(
 
 
 def _record(it: _Item, config: ProfileConfig, notes: list[str], temps: tuple, loads: tuple) -> dict[str, Any]:
-    from toolkit.profile.host import HostDevice, build_record
+    from toolkit.profile.host_record import build_record, host_description
     from toolkit.profile.intervals import annotate, round_interval
     from toolkit.profile.runner import Measurement
     from toolkit.profile.threads import record_choice
@@ -311,7 +311,7 @@ def _record(it: _Item, config: ProfileConfig, notes: list[str], temps: tuple, lo
     m = Measurement(it.runtime[0], it.runtime[1], samples, it.probe["load_ms"], it.probe["first_inference_ms"],
                     it.probe["peak_memory_mb"], temps[0], temps[1], list(notes))  # fmt: skip
     cfg = dataclasses.replace(config, threads=it.threads)
-    rec = build_record(m, HostDevice().describe(), it.path, it.manifest, cfg)
+    rec = build_record(m, dict(host_description()), it.path, it.manifest, cfg)
     rec["peak_memory_method"] = it.probe["peak_memory_method"]
     if it.probe.get("runtime_memory_mb"):
         rec["runtime_memory_mb"] = it.probe["runtime_memory_mb"]

@@ -4,9 +4,10 @@ Two phases, so builds never disturb timings: first every missing artifact is exp
 export pipeline (its cache makes a re-run free; ``jobs`` processes build variants side by side), then
 the artifacts are measured (on a phone one at a time, on the host all together in interleaved rounds,
 :mod:`toolkit.profile.rounds`) and each record is stored the moment it exists.
-A combination whose artifact is unchanged and whose measurement (same artifact sha256, device and
-protocol, see :func:`toolkit.results.run_key`) is already in the DB is skipped, so a killed sweep
-simply continues when re-run with the same arguments.
+An artifact on disk is reused only when the export pipeline would reuse it (its cache key: model tensors,
+options, tool and toolkit versions), and a measurement already in the DB (same artifact sha256, device and
+protocol, see :func:`toolkit.results.run_key`) is skipped, so a killed sweep simply continues when re-run
+with the same arguments, and a toolkit or runtime upgrade re-exports before it measures.
 
 Several devices (``SweepConfig.devices``: any mix of host, phones, ``android:all`` and AI Hub phones) are
 measured at once, a thread per device (:mod:`toolkit.profile.fanout`): each device gets the combinations
@@ -79,6 +80,8 @@ class Combo:
         return Variant(self.alpha, self.resolution)
 
     def artifact(self, output_dir: Path) -> Path:
+        """Where the float-I/O export of this combination lands (its format, for planning; reuse is the
+        export pipeline's decision, :func:`_reusable`)."""
         return Path(output_dir) / f"{self.variant.name}-{self.target}-{self.precision}{_EXTENSIONS[self.target]}"
 
     def __str__(self) -> str:
@@ -175,7 +178,6 @@ def _build_variant(
     import torch
 
     from toolkit import mobilenet_v1
-    from toolkit.export.base import ExportConfig
     from toolkit.export.pipeline import export
 
     if threads:
@@ -185,9 +187,8 @@ def _build_variant(
         return out
     model = mobilenet_v1(alpha, resolution, weights=cfg.weights, seed=cfg.seed)
     for target, precision in jobs:
-        ecfg = ExportConfig(target=target, precision=precision, output_dir=cfg.output_dir, verify=cfg.verify)
         try:
-            res = export(model, ecfg, progress=False)
+            res = export(model, _export_config(cfg, target, precision), progress=False)
             out.append((target, precision, str(res.path), None))
         except (ToolkitError, ImportError, RuntimeError) as e:  # one broken export must not sink the sweep
             out.append((target, precision, None, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"))
@@ -214,22 +215,37 @@ def _stop_worker(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
 
-def _reusable(path: Path, cfg: SweepConfig) -> dict[str, Any] | None:
-    """The manifest of an artifact already built from the same weights whose bytes match it."""
-    from toolkit.export.manifest import tree_sha256
-    from toolkit.runtimes import manifest_path, read_manifest
+def _export_config(cfg: SweepConfig, target: str, precision: str) -> Any:
+    """The one export configuration of a combination, for both the reuse check and the build."""
+    from toolkit.export.base import ExportConfig
 
-    if not path.exists() or not manifest_path(path).is_file():
-        return None
-    try:
-        m = read_manifest(path)
-    except UsageError:
-        return None
-    w = m.get("weights") or {}
-    same = (w.get("kind") == "random" and w.get("seed") == cfg.seed) if cfg.weights == "random" else None
-    if not same or m.get("artifact", {}).get("sha256") != tree_sha256(path):
-        return None
-    return m
+    return ExportConfig(target=target, precision=precision, output_dir=cfg.output_dir, verify=cfg.verify)
+
+
+def _reusable(combos: list[Combo], cfg: SweepConfig) -> dict[Combo, Path]:
+    """The planned artifacts already on disk that the export pipeline would reuse as they are.
+
+    The pipeline's cache key (model tensors, options, tool and toolkit versions) alone decides
+    (:func:`toolkit.export.pipeline.cached`), so an upgrade or another option re-exports. Each variant's
+    model is built once for the check (a random-weight model in well under a second).
+    """
+    from toolkit import mobilenet_v1
+    from toolkit.export.pipeline import cached
+
+    by_variant: dict[tuple[float, int], list[Combo]] = {}
+    for c in combos:
+        by_variant.setdefault((c.alpha, c.resolution), []).append(c)
+    found: dict[Combo, Path] = {}
+    for (alpha, resolution), group in by_variant.items():
+        model = mobilenet_v1(alpha, resolution, weights=cfg.weights, seed=cfg.seed)
+        for c in group:
+            try:
+                hit = cached(model, _export_config(cfg, c.target, c.precision))
+            except (ToolkitError, ImportError):  # an unsupported combination: the build phase reports it
+                hit = None
+            if hit is not None:
+                found[c] = hit.path
+    return found
 
 
 # run_key's thread count for an autotuned host measurement: the chosen count varies with load, and a
@@ -306,12 +322,16 @@ def run_sweep(
     usable, broken = _check_devices(specs, db)
     todo: dict[tuple[float, int], list[Combo]] = {}
     ready: list[tuple[Combo, Path]] = []
+    runnable = []
     for c in combos:
-        if not any(_runs(kind, c.target) for kind in usable.values()):
+        if any(_runs(kind, c.target) for kind in usable.values()):
+            runnable.append(c)
+        else:
             out.unsupported.append(f"{c}: none of the devices runs {c.target}")
-            continue
-        if _reusable(c.artifact(cfg.output_dir), cfg) is not None:
-            ready.append((c, c.artifact(cfg.output_dir)))
+    reusable = _reusable(runnable, cfg)
+    for c in runnable:
+        if c in reusable:
+            ready.append((c, reusable[c]))
         else:
             todo.setdefault((c.alpha, c.resolution), []).append(c)
     n_build = sum(len(v) for v in todo.values())

@@ -159,7 +159,7 @@ def measure_with_threads(device: Any, artifact: str | Path, config: Any, threads
     Phones cannot be autotuned from here yet: ``None`` there means the app's default (``threads=0``),
     and the record says so.
     """
-    from toolkit.profile.host import validate_record
+    from toolkit.schemas import validate_record
 
     if threads is None and hasattr(device, "run_rounds"):  # the host tunes in its worker process
         from toolkit.errors import UsageError

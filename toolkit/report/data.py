@@ -6,7 +6,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["Row", "group_rows", "to_rows"]
+__all__ = ["Row", "group_rows", "ops_anchor", "to_rows"]
+
+
+def ops_anchor(artifact: str) -> str:
+    """The HTML/Markdown anchor of an artifact's per-operator section (the report's findings link to it)."""
+    return "ops-" + "".join(c if c.isalnum() or c in "-_." else "-" for c in artifact)
 
 
 @dataclass(frozen=True)

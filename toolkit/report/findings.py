@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from toolkit.profile.ops import OpsProfile
-from toolkit.report.data import Row
-from toolkit.report.ops import ops_anchor
+from toolkit.report.data import Row, ops_anchor
 
 __all__ = ["OPS_HOWTO", "Anomaly", "anomalous_files", "finding_lines", "monotonicity", "ops_for"]
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from toolkit.profile.ops import OpProfile, OpsProfile
+from toolkit.report.data import ops_anchor
 
 __all__ = ["OPS_COLS", "ops_anchor", "ops_chart", "ops_html", "ops_markdown", "ops_rows", "ops_summary", "record_ops",
            "records_ops"]  # fmt: skip
@@ -69,11 +70,6 @@ def ops_summary(prof: OpsProfile) -> str:
         f"{prof.total_us / prof.end_to_end_us:.0%} of the unprofiled end-to-end {prof.end_to_end_us:.1f} µs."
     )
     return f"{line} {prof.note}." if prof.note else line
-
-
-def ops_anchor(artifact: str) -> str:
-    """The HTML/Markdown anchor of an artifact's per-operator section (the report's findings link to it)."""
-    return "ops-" + "".join(c if c.isalnum() or c in "-_." else "-" for c in artifact)
 
 
 def ops_markdown(profiles: Sequence[OpsProfile], chart_rel: str | None) -> list[str]:

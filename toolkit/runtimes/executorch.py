@@ -31,9 +31,9 @@ class ExecuTorchRunner:
     def __init__(self, path: Path, threads: int = 0) -> None:
         from executorch.runtime import Runtime
 
-        from toolkit.export.manifest import package_version
+        from toolkit._deps import installed_version
 
-        self.version = package_version("executorch") or "unknown"
+        self.version = installed_version("executorch") or "unknown"
         if threads > 0:
             from executorch.extension.pybindings import portable_lib
 

@@ -1,9 +1,23 @@
-"""``toolkit train --qat``: fine-tune a trained float model with fake-quant, then export its int8 ``.pte``.
+"""Quantization-aware training: ``toolkit train --qat`` fine-tunes a trained float model with fake-quant,
+then exports its int8 ``.pte``. For when post-training int8 loses too much.
 
-For when post-training int8 loses too much. The run starts from a float checkpoint whose classes are the
-data's, prepares the pad-free PT2E QAT graph (:mod:`quantization.qat`, the XNNPACK int8 scheme), and
-trains it for a few epochs with :mod:`toolkit.train`'s own step loop and validation (same data
-pipeline, augmentation, learning-rate schedule, progress bar). It then writes
+The graph (PT2E QAT for the XNNPACK int8 scheme)::
+
+    gm = prepare_qat(model, batch)              # pad-free train-mode graph, fake-quant on weights + activations
+    ... a few epochs of the usual loop on gm (set_training(gm, True/False) around validation) ...
+    state = float_state_dict(gm, model)         # the fine-tuned float weights, loadable into ``model``
+    program = convert_qat(gm, example)          # int8 ExportedProgram → the ExecuTorch exporter (qat_program)
+
+It is the pad-free rewrite (:func:`quantization.rewrites.fold_tf_padding`) that PTQ quantizes for ExecuTorch.
+Its 4×4 kernels hold the published 3×3 in the bottom-right corner; :func:`prepare_qat` masks the gradient of
+the other seven taps, so they stay exactly zero under every optimizer this toolkit uses (zero gradient, zero
+weight → zero decay, zero momentum) and the trained weights fold back into the published architecture
+(:func:`float_state_dict`). torchao's QAT rewrite hard-codes BatchNorm's eps; the correction for it is
+written for :data:`TORCHAO_RANGE` and refuses any other release.
+
+The run (:func:`train_qat`) starts from a float checkpoint whose classes are the data's, trains the graph for
+a few epochs with :mod:`toolkit.train`'s own step loop and validation (same data pipeline, augmentation,
+learning-rate schedule, progress bar), and writes
 
 1. the fine-tuned float weights as an ordinary checkpoint (``cfg.train.output``, loadable anywhere a
    trained checkpoint is: the pad-free kernels fold back into the published 3×3 ones), and
@@ -17,9 +31,12 @@ QAT runs are short (default 2 epochs at a tenth of the fine-tuning learning rate
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,15 +45,264 @@ import numpy as np
 import torch
 from torch import nn
 
-from toolkit.errors import UsageError
+from toolkit._deps import check_patch_range
+from toolkit.errors import ToolkitError, UsageError
 from toolkit.training.config import TrainConfig
 
-__all__ = ["QAT_EPOCHS", "QAT_LR_SCALE", "QATConfig", "QATResult", "train_qat"]
+__all__ = [
+    "QAT_EPOCHS",
+    "QAT_LR_SCALE",
+    "TORCHAO_RANGE",
+    "QATConfig",
+    "QATResult",
+    "check_torchao",
+    "convert_qat",
+    "float_state_dict",
+    "prepare_qat",
+    "set_training",
+    "train_qat",
+]
 
 QAT_EPOCHS = 2  # the graph starts trained; QAT only adapts it to the int8 grid
 QAT_LR_SCALE = 0.1  # × the fine-tuning default: big steps would undo the float training
 QAT_TARGETS = ("executorch",)  # PT2E QAT with the XNNPACK quantizer lowers to ExecuTorch only
 PARITY_IMAGES = 48  # validation images the export pipeline's parity gate runs on
+# The torchao releases whose QAT rewrite (its hard-coded BatchNorm eps, its private conv-BN helpers) this
+# module was written against; any other refuses in one line (check_torchao).
+TORCHAO_RANGE = ("0.18", "0.19")
+_TORCHAO_HELPERS = ("_fuse_conv_bn_qat_helper", "_fold_conv_bn_qat_helper")
+_PATCH_LOCK = threading.RLock()  # one swap of torchao's helpers at a time (nesting in one thread is fine)
+_PATCH_OWNER = threading.local()  # .active: this thread is inside _conv2d_bn_patterns_only
+
+
+def check_torchao() -> None:
+    """ToolkitError (one line) unless the installed torchao is one the QAT graph code was written for."""
+    check_patch_range("torchao", *TORCHAO_RANGE, patch="QAT (BatchNorm eps fix, conv-BN pattern filter)",
+                      avoid="quantize after training instead: toolkit export --precision int8")  # fmt: skip
+
+
+# ---- the fake-quant graph -------------------------------------------------------------------------------
+
+
+def _folded_masks(model: nn.Module, folded: nn.Module) -> dict[str, torch.Tensor]:
+    """``{weight name: 0/1 mask}`` for each conv the pad-free rewrite turned from 3×3 into 4×4."""
+    before = model.state_dict()
+    masks = {}
+    for name, w in folded.state_dict().items():
+        was = before.get(name)
+        if was is not None and w.dim() == 4 and w.shape[-2:] == (4, 4) and was.shape[-2:] == (3, 3):
+            mask = torch.zeros_like(w)
+            mask[:, :, 1:, 1:] = 1.0
+            masks[name] = mask
+    return masks
+
+
+@contextlib.contextmanager
+def _conv2d_bn_patterns_only(graph: torch.fx.GraphModule) -> Iterator[None]:
+    """Let PT2E's QAT conv-BN fuse (prepare) and fold (convert) try only the conv2d patterns.
+
+    Both passes trace their pattern set for conv1d, conv2d, conv_transpose1d and conv_transpose2d, each
+    with ``torch.export`` (~0.4 s a pattern); patterns of an op the graph does not contain cannot match.
+    Measured on the digits α 0.25 graph: convert 38.5 s → 12.7 s with a byte-identical ``.pte``. Any other
+    conv op in ``graph``, or a torchao without these helpers, runs the library's passes unchanged.
+
+    The swap of torchao's private helpers is scoped to this block, serialized by a lock, and filters only
+    on the thread that entered it (another thread calling torchao meanwhile gets the stock behaviour); the
+    caller has checked the torchao release (:data:`TORCHAO_RANGE`).
+    """
+    import torch.nn.functional as F
+
+    convs = {str(n.target) for n in graph.graph.nodes if n.op == "call_function" and "conv" in str(n.target)}
+    if any(not c.startswith("aten.conv2d") for c in convs):
+        yield
+        return
+    with _PATCH_LOCK:
+        try:
+            from torchao.quantization.pt2e import qat_utils
+
+            helpers = {name: getattr(qat_utils, name) for name in _TORCHAO_HELPERS}
+        except (ImportError, AttributeError):
+            helpers = {}
+
+        def conv2d_only(helper: Any) -> Any:
+            def only_conv2d(m: Any, conv_fn: Any, *args: Any, **kwargs: Any) -> Any:
+                if getattr(_PATCH_OWNER, "active", False) and conv_fn is not F.conv2d:
+                    return m  # this thread's graph has no such conv: its patterns cannot match
+                return helper(m, conv_fn, *args, **kwargs)
+
+            return only_conv2d
+
+        was_active = getattr(_PATCH_OWNER, "active", False)
+        try:
+            for name, helper in helpers.items():
+                setattr(qat_utils, name, conv2d_only(helper))
+            _PATCH_OWNER.active = True
+            yield
+        finally:
+            _PATCH_OWNER.active = was_active
+            for name, helper in helpers.items():
+                setattr(qat_utils, name, helper)
+
+
+# torchao's QAT conv-BN patterns hard-code BatchNorm's eps ("TODO: allow setting eps"); MobileNet's is 1e-3.
+_TORCHAO_BN_EPS = 1e-5
+_BN_META = "toolkit_bn"  # GraphModule.meta key: {running_var buffer name: (momentum, eps)} of the float model
+
+
+def _without_dropout(model: nn.Module) -> nn.Module:
+    """Dropout (1e-3 in the paper's recipe) left out of the QAT graph: PT2E's train/eval rewrite resets any
+    dropout to its pattern's p=0.5, and a few fine-tuning epochs do not need it."""
+    for name, child in model.named_children():
+        if isinstance(child, nn.Dropout):
+            setattr(model, name, nn.Identity())
+        else:
+            _without_dropout(child)
+    return model
+
+
+def _restore_bn_literals(prepared: torch.fx.GraphModule, model: nn.Module) -> None:
+    """Put the float model's BatchNorm eps and momentum back where PT2E's QAT rewrite put its own.
+
+    The rewrite rebuilds every conv-BN with eps 1e-5: in the ``batch_norm`` op (normalization and the
+    running statistics it updates) and in the ``sqrt(running_var + eps)`` that scales weights before their
+    fake-quant. Both are keyed here by their running-variance buffer, so each BN gets its own module's value.
+    """
+    bns = {f"{name}.running_var": (m.momentum, m.eps) for name, m in model.named_modules()
+           if isinstance(m, nn.modules.batchnorm._BatchNorm)}  # fmt: skip
+    for node in prepared.graph.nodes:
+        if node.op != "call_function":
+            continue
+        if node.target is torch.ops.aten.batch_norm.default and getattr(node.args[4], "target", None) in bns:
+            momentum, eps = bns[node.args[4].target]
+            node.args = (*node.args[:6], momentum, eps, *node.args[8:])
+        elif (
+            node.target is torch.ops.aten.add.Tensor
+            and getattr(node.args[0], "target", None) in bns
+            and (node.args[1] == _TORCHAO_BN_EPS)
+        ):
+            node.args = (node.args[0], bns[node.args[0].target][1])
+    prepared.recompile()
+    prepared.meta[_BN_META] = bns
+
+
+def prepare_qat(
+    model: nn.Module, example: torch.Tensor, per_channel: bool = True, fold_padding: bool = True
+) -> torch.fx.GraphModule:
+    """A trainable, pad-free graph of ``model`` with fake-quantize on weights and activations.
+
+    BatchNorm stays live (PT2E simulates its folding into the conv) with the model's own eps and momentum.
+    The batch axis is dynamic, so one graph trains and validates at any batch size ≥ 2; switch modes with
+    :func:`set_training` (``gm.train()``/``gm.eval()`` do the same).
+
+    Args:
+        model: the trained float model (left untouched).
+        example: an NCHW batch of the training shape (a batch of 1 is repeated: BatchNorm trains on ≥ 2).
+        fold_padding: apply the exact pad-free rewrite first, as PTQ does for ExecuTorch.
+
+    Raises ToolkitError (one line) when torch.export or the quantizer rejects the model, or when the
+    installed torchao is not one this module's BatchNorm handling was written for.
+    """
+    import types
+
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer,
+        get_symmetric_quantization_config,
+    )
+    from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
+
+    from quantization.rewrites import fold_tf_padding
+
+    check_torchao()
+    graph_model = _without_dropout(fold_tf_padding(model) if fold_padding else copy.deepcopy(model))
+    masks = _folded_masks(model, graph_model)
+    example = example if example.shape[0] >= 2 else example.repeat(2, 1, 1, 1)
+    quantizer = XNNPACKQuantizer().set_global(
+        get_symmetric_quantization_config(is_per_channel=per_channel, is_qat=True)
+    )
+    batch = torch.export.Dim("batch", min=2)
+    try:
+        graph = torch.export.export(
+            graph_model.train(), (example,), dynamic_shapes=({0: batch},), strict=False
+        ).module()
+        with _conv2d_bn_patterns_only(graph):
+            prepared = prepare_qat_pt2e(graph, quantizer)
+    except (RuntimeError, ValueError, TypeError, AssertionError, NotImplementedError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ToolkitError(f"QAT preparation failed: {first}") from e
+    _restore_bn_literals(prepared, graph_model)
+    params = dict(prepared.named_parameters())
+    for name, mask in masks.items():
+        params[name].register_hook(lambda grad, m=mask: grad * m)
+    # PT2E installs train()/eval() that raise on an exported graph; these switch it as set_training does
+    prepared.train = types.MethodType(lambda self, mode=True: set_training(self, mode) or self, prepared)
+    prepared.eval = types.MethodType(lambda self: set_training(self, False) or self, prepared)
+    return prepared
+
+
+def set_training(prepared: torch.fx.GraphModule, training: bool) -> None:
+    """Train mode: batch-statistics BatchNorm and observers tracking activation ranges; eval mode: running
+    statistics and frozen observers, so validation images never move the int8 ranges.
+
+    An exported graph ignores ``Module.train``; its BatchNorm mode is the ``training`` argument of each
+    ``batch_norm`` op, set here directly (torchao's ``move_exported_model_to_train/eval`` re-trace patterns
+    for ~3 s a call and reset every BN's eps to 1e-5).
+    """
+    from torchao.quantization.pt2e import disable_observer, enable_observer
+
+    for node in prepared.graph.nodes:
+        if node.op == "call_function" and node.target is torch.ops.aten.batch_norm.default:
+            node.args = (*node.args[:5], training, *node.args[6:])
+    prepared.recompile()
+    prepared.apply(enable_observer if training else disable_observer)
+
+
+def float_state_dict(prepared: torch.fx.GraphModule, model: nn.Module) -> dict[str, torch.Tensor]:
+    """The fine-tuned float weights and BatchNorm statistics of ``prepared`` under ``model``'s names.
+
+    Folded 4×4 kernels go back to the published 3×3 (their masked taps are still exactly zero), so the
+    result loads into ``model``'s architecture and saves as an ordinary checkpoint.
+    """
+    trained = prepared.state_dict()
+    out = {}
+    for name, ref in model.state_dict().items():
+        if name not in trained:
+            raise ToolkitError(f"the QAT graph has no tensor {name!r}; was it prepared from this model?")
+        t = trained[name].detach().clone()
+        if t.shape != ref.shape:
+            if t.dim() != 4 or tuple(t.shape[-2:]) != (4, 4) or tuple(ref.shape[-2:]) != (3, 3):
+                raise ToolkitError(f"{name}: QAT shape {tuple(t.shape)} does not fold back to {tuple(ref.shape)}")
+            if t[:, :, 0, :].abs().max() > 0 or t[:, :, :, 0].abs().max() > 0:
+                raise ToolkitError(f"{name}: the pad-free kernel's zero taps were trained; cannot fold back")
+            t = t[:, :, 1:, 1:].contiguous()
+        out[name] = t.to(ref.dtype)
+    return out
+
+
+def convert_qat(prepared: torch.fx.GraphModule, example: torch.Tensor) -> torch.export.ExportedProgram:
+    """The int8 program of a QAT-trained graph (BatchNorm folded, observers frozen), ready to lower.
+
+    ``prepared`` is consumed: take :func:`float_state_dict` first.
+    """
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
+
+    check_torchao()
+    set_training(prepared, False)
+    # convert folds each BN into its conv with torchao's eps 1e-5 (tests/test_quant_qat.py pins this): shift
+    # running_var so the fold computes sqrt(var + the model's eps), as the fake-quant graph trained with
+    buffers = dict(prepared.named_buffers())
+    with torch.no_grad():
+        for name, (_, eps) in prepared.meta.get(_BN_META, {}).items():
+            buffers[name].add_(eps - _TORCHAO_BN_EPS)
+    try:
+        with torch.no_grad(), _conv2d_bn_patterns_only(prepared):
+            converted = convert_pt2e(prepared)
+        return torch.export.export(converted, (example,), strict=False)
+    except (RuntimeError, ValueError, TypeError, AssertionError, NotImplementedError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ToolkitError(f"QAT conversion to int8 failed: {first}") from e
+
+
+# ---- the run ------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -107,8 +373,6 @@ class _QATModel(nn.Module):
         return self.graph(x)
 
     def train(self, mode: bool = True) -> _QATModel:
-        from quantization.qat import set_training
-
         self.training = mode  # not recursive: the exported graph switches through set_training only
         set_training(self.graph, mode)
         return self
@@ -179,7 +443,6 @@ def _val_arrays(val_ds: Any, indices: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def _export(cfg: QATConfig, gm: torch.fx.GraphModule, split: Any, val_ds: Any) -> Any:
     """Convert the trained graph to int8 and write it through the export pipeline, verified."""
-    from quantization.qat import convert_qat
     from toolkit import mobilenet_v1
     from toolkit.export import ExportConfig, export
 
@@ -219,7 +482,6 @@ def train_qat(cfg: QATConfig, console: Any = None) -> QATResult:
     """
     from rich.console import Console
 
-    from quantization.qat import float_state_dict, prepare_qat
     from toolkit.evaluate import evaluate
     from toolkit.imagefolder import Augment, ImageDataset
     from toolkit.train import load_teacher, start_run
