@@ -55,7 +55,6 @@ _EXTRAS = {
     "h5py": ("h5py (Keras .h5 weights)", "keras"),
     "keras": ("keras", "keras"),
     "matplotlib": ("matplotlib (report plots)", "report"),
-    "jsonschema": ("jsonschema", "report"),
     "qai_hub": ("the Qualcomm AI Hub client (qai-hub)", "aihub"),
 }
 

@@ -27,9 +27,6 @@ def result_schema_problem(record: dict[str, Any]) -> str | None:
 
     One check for every writer (host, Android app, iOS app, cloud services, published data).
     """
-    from toolkit._deps import require
-
-    require("jsonschema")
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(load_schema("result"))
