@@ -6,6 +6,7 @@ import copy
 import hashlib
 import math
 
+import numpy as np
 import pytest
 
 from tests._export_helpers import exported
@@ -23,12 +24,15 @@ def record() -> dict:
 
 
 def _as(rec: dict, variant: str, factor: float = 1.0, precision: str = "fp32") -> dict:
-    """The same real samples relabelled (and scaled): a second variant or a slower candidate build."""
+    """A real record relabelled (and scaled): a second variant or a slower candidate build."""
     r = copy.deepcopy(rec)
     r["artifact"]["variant"], r["artifact"]["precision"] = variant, precision
     r["artifact"]["file"] = f"{variant}-onnx-{precision}.onnx"
     r["artifact"]["sha256"] = hashlib.sha256(r["artifact"]["file"].encode()).hexdigest()
-    r["latency_ms"] = [x * factor for x in r["latency_ms"]]
+    # steady samples around the measured median: a loaded test machine must not make these rows bimodal
+    median = rec["stats"]["median_ms"]
+    noise = np.random.default_rng(0).normal(0.0, 0.02, len(rec["latency_ms"])).clip(-0.06, 0.06)
+    r["latency_ms"] = [float(median * (1.0 + z) * factor) for z in noise]
     r["stats"] = summarize(r["latency_ms"]).to_dict()
     for key in ("rounds", "flags", "bimodality", "environment"):  # this machine's state, not the relabelled run's
         r.pop(key, None)
