@@ -64,6 +64,17 @@ SECTIONS = (
         "python benchmarks/bench_io_casts.py --quick",
     ),
     Section(
+        "bench_runtimes",
+        "ExecuTorch against LiteRT, and the fixed per-inference costs",
+        "The default ExecuTorch (channels-last input) and LiteRT artifacts of the same model, fp32 and int8, "
+        "each runtime timed in a fresh process of its own per round (rotated order), with the ExecuTorch NCHW "
+        "program beside its channels-last default. Then the per-operator profile of each default ExecuTorch "
+        "artifact at the smallest variant: Transpose and standalone pad operators, and the time outside "
+        "MobileNet's own layers as a share of one inference.",
+        "python benchmarks/bench_runtimes.py",
+        "python benchmarks/bench_runtimes.py --quick",
+    ),
+    Section(
         "bench_fma_ceiling",
         "fp32 FMA ceiling and how close the fastest artifact gets",
         "A C loop of independent fused multiply-adds, compiled here with `-march=native` at the widest vector the "

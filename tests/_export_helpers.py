@@ -50,7 +50,7 @@ def independent_parity(res, alpha: float, resolution: int, precision: str = "fp3
     x = sample_images(resolution)
     runner = open_runner(res.path, threads=1)
     try:
-        out = run_batch(runner, x, "nchw")
+        out = run_batch(runner, x, res.manifest["input"]["layout"])
     finally:
         runner.close()
     ref = reference_logits(model(alpha, resolution), x)

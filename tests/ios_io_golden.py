@@ -47,6 +47,7 @@ class Kind:
     precision: str
     scheme: str | None = None
     io: str | None = None  # ExportConfig.io; None = the default
+    layout: str | None = None  # ExportConfig.layout; None = the target's default (nhwc for ExecuTorch)
 
 
 KINDS = (
@@ -57,6 +58,7 @@ KINDS = (
     Kind("coreml-palettize-6", "coreml", "int8", scheme="palettize-6"),
     Kind("coreml-palettize-4", "coreml", "int8", scheme="palettize-4"),
     Kind("executorch-fp32", "executorch", "fp32"),
+    Kind("executorch-fp32-nchw", "executorch", "fp32", layout="nchw"),
     Kind("executorch-fp16", "executorch", "fp16"),
     Kind("executorch-fp16-io-native", "executorch", "fp16", io="native"),
     Kind("executorch-int8", "executorch", "int8"),
@@ -71,10 +73,11 @@ def export_dir() -> Path:
 
 
 def supports(kind: Kind) -> bool:
-    """Whether this toolkit can export ``kind`` (an ``io`` choice needs ExportConfig.io)."""
+    """Whether this toolkit can export ``kind`` (an ``io`` or ``layout`` choice needs that ExportConfig field)."""
     from toolkit.export.base import ExportConfig
 
-    return kind.io is None or "io" in {f.name for f in dataclasses.fields(ExportConfig)}
+    fields = {f.name for f in dataclasses.fields(ExportConfig)}
+    return (kind.io is None or "io" in fields) and (kind.layout is None or "layout" in fields)
 
 
 def tiny_model() -> Any:
@@ -90,7 +93,7 @@ def export_kind(kind: Kind, model: Any = None) -> Path:
 
     model = model if model is not None else tiny_model()
     options = {"scheme": kind.scheme} if kind.scheme else {}
-    extra = {"io": kind.io} if kind.io else {}
+    extra = {k: v for k, v in (("io", kind.io), ("layout", kind.layout)) if v}
     # one folder per kind: a float-I/O and a native-I/O export of one precision share a file name
     cfg = ExportConfig(target=kind.target, precision=kind.precision, output_dir=export_dir() / kind.name,
                        verify=False, options=options, **extra)  # fmt: skip
@@ -131,6 +134,31 @@ def expected_input(view: dict[str, Any]) -> np.ndarray:
     return encode_pixels(photo_crop(view), TensorSpec.from_manifest(view, "input"), prep.mean, prep.std)
 
 
+def photo_size() -> list[int]:
+    """The bundled photo's width and height (the frame's resize starts from them)."""
+    from toolkit.data import load_image, sample_image_paths
+
+    return list(load_image({p.stem: p for p in sample_image_paths()}[PHOTO]).size)
+
+
+def frame_contract(view: dict[str, Any]) -> dict[str, Any]:
+    """What the fake app (BenchCore's stand-in) says of a view's input beyond its bytes: the record's description
+    of one frame, and the sizes and dim order an ExecuTorch tensor declares for it (or the app's refusal)."""
+    from tests.fake_ios import executorch_input, frame_steps
+    from toolkit.data import Preprocessing
+    from toolkit.runtimes.io import TensorSpec
+
+    spec = TensorSpec.from_manifest(view, "input")
+    crop_fraction = Preprocessing.from_dict(view["preprocessing"]).crop_fraction
+    steps = frame_steps(*photo_size(), spec, int(view["variant"]["resolution"]), crop_fraction)
+    try:
+        sizes, order = executorch_input(spec)
+        executorch: dict[str, Any] = {"sizes": list(sizes), "dim_order": list(order)}
+    except ValueError as e:
+        executorch = {"error": str(e)}
+    return {"steps": steps, "executorch": executorch}
+
+
 def raw_output(view: dict[str, Any], labels: list[str], seed: int) -> tuple[dict[str, Any], np.ndarray]:
     """A seeded raw output of the view's kind, and the float32 scores toolkit.runtimes.io reads from it."""
     from toolkit.runtimes.io import TensorSpec, decode
@@ -151,12 +179,13 @@ def raw_output(view: dict[str, Any], labels: list[str], seed: int) -> tuple[dict
 
 
 def _synthetic_views(real: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Every dtype and layout the apps support, from the ExecuTorch fp32 view (no iOS export has these yet)."""
+    """Every dtype and layout the apps support, from the ExecuTorch fp32 view (no iOS export has these yet);
+    each names its layout and shape, whatever the exporter's default."""
     from toolkit.data import IMAGENET_PREPROCESSING
 
     base = real["executorch-fp32"]
     r = base["variant"]["resolution"]
-    nhwc = [1, r, r, 3]
+    nhwc, nchw = [1, r, r, 3], [1, 3, r, r]
 
     def variant(inp: dict[str, Any], out: dict[str, Any] | None = None, prep: Any = None) -> dict[str, Any]:
         view = copy.deepcopy(base)
@@ -171,7 +200,7 @@ def _synthetic_views(real: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any
     return {
         "synthetic-nhwc-float32-imagenet": variant({"layout": "nhwc", "shape": nhwc}, prep=IMAGENET_PREPROCESSING),
         "synthetic-nhwc-float16": variant({"layout": "nhwc", "shape": nhwc, "dtype": "float16"}),
-        "synthetic-nchw-int8": variant({"dtype": "int8", "quantization": q8},
+        "synthetic-nchw-int8": variant({"layout": "nchw", "shape": nchw, "dtype": "int8", "quantization": q8},
                                        {"dtype": "int8", "quantization": {"scale": 0.1171875, "zero_point": 5}}),
         "synthetic-nhwc-uint8-imagenet": variant({"layout": "nhwc", "shape": nhwc, "dtype": "uint8",
                                                   "quantization": {"scale": 0.0173, "zero_point": 114}},
@@ -266,7 +295,7 @@ def build_io_golden(views: dict[str, dict[str, Any]], labels: dict[str, list[str
         crops.setdefault(key, _b64(photo_crop(view)))
         x = expected_input(view)
         encode.append({"name": name, "view": view, "crop": key, "expected_sha256": _sha(x),
-                       "expected_bytes": x.nbytes, "backend": view["target"]})  # fmt: skip
+                       "expected_bytes": x.nbytes, "backend": view["target"], **frame_contract(view)})  # fmt: skip
         names = labels.get(name) or labels["executorch-fp32"]
         raw, scores = raw_output(view, names, seed)
         decode_cases.append({"name": name, "view": view, "raw": raw, "expected_f32_b64": _b64(scores.astype("<f4"))})
@@ -275,6 +304,7 @@ def build_io_golden(views: dict[str, dict[str, Any]], labels: dict[str, list[str
         "regenerate": REGENERATE_IO,
         "views": views,
         "labels": labels,
+        "photo_size": photo_size(),
         "crops": crops,
         "encode": encode,
         "decode": decode_cases,

@@ -56,7 +56,7 @@ def _independent_parity(path, layout: str, alpha: float, resolution: int):
 def test_tiny_export_parity_and_manifest(layout):
     res = _export(0.25, 64, layout)
     m = res.manifest
-    assert res.path.name == "mobilenet_v1-a0.25-r64-tflite-fp32.tflite"
+    assert res.path.name == f"mobilenet_v1-a0.25-r64-tflite-fp32{'-nchw' if layout == 'nchw' else ''}.tflite"
     assert m["precision"] == "fp32" and m["input"]["layout"] == layout
     assert m["input"]["shape"] == ([1, 64, 64, 3] if layout == "nhwc" else [1, 3, 64, 64])
     assert m["parity"]["passed"] and m["parity"]["top1_agreement"] == 1.0

@@ -113,6 +113,10 @@ def test_run_end_to_end_returns_a_schema_valid_ios_record(tmp_path: Path, pte_ar
                                  "version_source": "declared", "delegate": "xnnpack"}  # fmt: skip
     assert len(result["latency_ms"]) == 12 and min(result["latency_ms"]) > 0
     assert result["stats"] == summarize(result["latency_ms"]).to_dict()
+    pre = result["preprocess"]  # one frame's preprocessing per timed inference, as the app records it
+    assert len(pre["latency_ms"]) == 12 and min(pre["latency_ms"]) > 0
+    assert pre["stats"] == summarize(pre["latency_ms"]).to_dict()
+    assert pre["steps"] == "resize 385x256 to 110x73 (bilinear), crop 64, normalize, write float32 nhwc"
     assert result["temperature_c"] == {"thermal_state": "nominal", "before": 30.5, "after": 31.0}
     # the artifact, its manifest and labels were installed into the app's Documents; the launch said so
     installed = sorted(p.name for p in (phone.documents / "models").iterdir())
@@ -140,13 +144,18 @@ def test_every_pte_kind_gets_exactly_benchcores_bytes(
     result = _device(phone).run(artifact, FAST)
     jsonschema.validate(result, SCHEMA)
     golden = {c["name"]: c for c in json.loads(io_golden.IO_GOLDEN.read_text())["encode"]}[kind]
-    manifest, x, _, _ = _prepare(phone, phone.documents / "models" / artifact.name)
+    p = _prepare(phone, phone.documents / "models" / artifact.name)
+    manifest = p.manifest
     assert io_golden.contract_view(manifest) == golden["view"], f"re-record the golden: `{io_golden.REGENERATE_IO}`"
-    assert hashlib.sha256(x.tobytes()).hexdigest() == golden["expected_sha256"]
+    assert hashlib.sha256(p.x.tobytes()).hexdigest() == golden["expected_sha256"]
+    assert hashlib.sha256(p.encode().tobytes()).hexdigest() == golden["expected_sha256"]  # every frame the same
+    assert result["preprocess"]["steps"] == golden["steps"] == p.steps
     runner = open_runner(artifact)
     try:  # the program's own tensor is the manifest's: what the app builds from the manifest is what it takes
         spec = TensorSpec.from_manifest(manifest, "input")
         assert (runner.input_spec.dtype, runner.input_spec.shape) == (spec.dtype, spec.shape)
+        sizes, order = golden["executorch"]["sizes"], golden["executorch"]["dim_order"]  # what the Swift app builds
+        assert (list(runner.method_sizes), list(runner.dim_order)) == (sizes, order)
         out = TensorSpec.from_manifest(manifest, "output")
         assert (runner.output_spec.dtype, runner.output_spec.shape) == (out.dtype, out.shape)
     finally:
@@ -352,6 +361,45 @@ def test_fake_app_refuses_what_the_app_refuses(tmp_path: Path, pte_artifact: Pat
     assert (_results(phone) / "r1.error.txt").read_text().startswith("bad arguments: --iterations must be")
     run_app(phone, ["--benchmark", "--run-id", "a;b", "--model", "x.pte"])
     assert "--run-id may only hold" in (_results(phone) / "latest.error.txt").read_text()
+
+
+def test_fake_app_refuses_a_program_whose_input_is_not_its_manifests(tmp_path: Path, pte_artifact: Path) -> None:
+    """As ExecuTorchBackend.prepare: after loading, the program's dtype, logical sizes and dim order must be the
+    manifest's; a channels-last program under an nchw manifest (same sizes) would otherwise run on misread bytes."""
+    phone = _phone(tmp_path)
+    models = phone.documents / "models"
+    r = 64
+    cases = {
+        "asnchw": ({"shape": [1, 3, r, r], "layout": "nchw", "dtype": "float32"},
+                   f"takes an input of sizes [1, 3, {r}, {r}] in dim order [0, 2, 3, 1], but its manifest's nchw "
+                   f"input [1, 3, {r}, {r}] is sizes [1, 3, {r}, {r}] in dim order [0, 1, 2, 3]"),
+        "asimage": ({"shape": [1, r, r, 3], "layout": "image", "dtype": "uint8"},
+                    "takes ExecuTorch type float32, its manifest says uint8"),
+        "asfp16": ({"shape": [1, r, r, 3], "layout": "nhwc", "dtype": "float16"},
+                   "takes ExecuTorch type float32, its manifest says float16"),
+    }  # fmt: skip
+    for run_id, (block, message) in cases.items():
+        model = _copy(pte_artifact, models, f"{run_id}.pte", input={**block, "color": "RGB"})
+        run_app(phone, ["--benchmark", "--model", model.name, "--run-id", run_id, "--iterations", "1"])
+        line = (_results(phone) / f"{run_id}.error.txt").read_text()
+        assert message in line and line.count("\n") == 1, line
+        assert not (_results(phone) / f"{run_id}.json").exists()
+
+
+def test_executorch_tensor_contract() -> None:
+    """The fake app's ExecuTorch tensor, as BenchCore builds it (the Swift side is held to it by the I/O golden)."""
+    from tests.fake_ios import check_executorch_input, executorch_input
+    from toolkit.runtimes.io import TensorSpec
+
+    nhwc = TensorSpec("float32", (1, 32, 48, 3), "nhwc")
+    assert executorch_input(nhwc) == ((1, 3, 32, 48), (0, 2, 3, 1))
+    assert executorch_input(TensorSpec("float16", (1, 3, 32, 48), "nchw")) == ((1, 3, 32, 48), (0, 1, 2, 3))
+    with pytest.raises(ValueError, match="input layout 'image' has no ExecuTorch sizes"):
+        executorch_input(TensorSpec("uint8", (1, 32, 32, 3), "image"))
+    check_executorch_input(nhwc, (1, 3, 32, 48), (0, 2, 3, 1), "m.pte")
+    for sizes, order in (((1, 3, 32, 48), (0, 1, 2, 3)), ((1, 32, 48, 3), (0, 2, 3, 1)), ((1, 3, 32, 48), ())):
+        with pytest.raises(ValueError, match="copy the artifact and manifest of one export"):
+            check_executorch_input(nhwc, sizes, order, "m.pte")
 
 
 def test_host_refuses_bad_input_before_copying_anything(tmp_path: Path, pte_artifact: Path) -> None:

@@ -103,12 +103,21 @@ def artifact_logits(path: str | Path, images: np.ndarray, layout: str = "nchw") 
 
 
 def pte_logits(path: str | Path, images: np.ndarray) -> np.ndarray:
-    """Logits of a .pte straight from the ExecuTorch runtime, one image at a time (no toolkit code in between)."""
+    """Logits of a .pte straight from the ExecuTorch runtime, one image at a time (no toolkit code in between).
+
+    The runtime copies an input's bytes as they are (it checks sizes, not dim order), so a channels-last
+    program (input dim order 0, 2, 3, 1) is fed channels-last memory: NCHW bytes would be silently misread.
+    """
     from executorch.runtime import Runtime
 
+    from toolkit.runtimes.executorch import input_dim_order
+
+    fmt = torch.channels_last if input_dim_order(Path(path)) == (0, 2, 3, 1) else torch.contiguous_format
     program = Runtime.get().load_program(Path(path))  # keep the program alive while its method runs
     method = program.load_method("forward")
-    outs = [method.execute([torch.from_numpy(np.ascontiguousarray(images[i : i + 1]))])[0] for i in range(len(images))]
+    batches = (torch.from_numpy(np.ascontiguousarray(images[i : i + 1])).contiguous(memory_format=fmt)
+               for i in range(len(images)))  # fmt: skip
+    outs = [method.execute([x])[0] for x in batches]
     return torch.cat([o.reshape(1, -1) for o in outs]).numpy()
 
 

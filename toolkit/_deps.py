@@ -20,6 +20,7 @@ __all__ = [
     "HAS_TFLITE_INTERPRETER",
     "IS_MACOS",
     "check_patch_range",
+    "in_patch_range",
     "installed_version",
     "require",
 ]
@@ -83,6 +84,13 @@ def _release(version: str) -> tuple[int, ...]:
     return tuple(parts + [0] * (3 - len(parts)))
 
 
+def in_patch_range(dist: str, minimum: str, below: str) -> bool:
+    """Whether the installed ``dist`` is in ``[minimum, below)``: for a patch that is only an optimization,
+    whose stock path stays correct, and so is skipped rather than refused outside its range."""
+    have = installed_version(dist)
+    return have is not None and _release(minimum) <= _release(have) < _release(below)
+
+
 def check_patch_range(dist: str, minimum: str, below: str, patch: str, avoid: str) -> str:
     """Refuse, in one line, to patch ``dist``'s private internals outside the releases ``patch`` was written for.
 
@@ -91,7 +99,7 @@ def check_patch_range(dist: str, minimum: str, below: str, patch: str, avoid: st
     ``avoid`` tells the user how to go without it (a flag). Returns the installed version.
     """
     have = installed_version(dist)
-    if have is None or not _release(minimum) <= _release(have) < _release(below):
+    if not in_patch_range(dist, minimum, below):
         from toolkit.errors import ToolkitError
 
         raise ToolkitError(

@@ -6,6 +6,11 @@
 // provider is built once in prepare(); run() is the prediction alone. A classifier's probabilities come back
 // keyed by label, in the model's own class order.
 //
+// A new frame (writeInput) is written in place into the memory the feature provider already holds, so the
+// next prediction reads it with nothing re-bound: a multi-array input is encoded straight into the
+// MLMultiArray's (contiguous) storage; an image input's RGB bytes go to a staging buffer and are converted
+// into the same BGRA pixel buffer, under its lock. Both are the frame's preprocessing, outside run().
+//
 // An .mlpackage arriving through Documents is compiled on the phone with MLModel.compileModel(at:), and the
 // compiled .mlmodelc is cached in Application Support under the sha256 the app computed, so only the first
 // run pays. Compile time is part of load time on that first run.
@@ -24,6 +29,9 @@ final class CoreMLBackend: Backend {
     private var model: MLModel?
     private var inputName = ""
     private var features: MLFeatureProvider?
+    private var inputArray: MLMultiArray?
+    private var inputPixels: CVPixelBuffer?
+    private var staging: [UInt8] = []  // an image input's RGB frame, before it becomes BGRA
     private var lastResult: MLFeatureProvider?
 
     init(modelURL: URL, manifest: ModelManifest, sha256: String, computeUnits: ComputeUnits) {
@@ -64,14 +72,31 @@ final class CoreMLBackend: Backend {
         let value: MLFeatureValue
         switch (description.type, input.spec.layout) {
         case (.image, .image?):
-            value = MLFeatureValue(pixelBuffer: try pixelBuffer(input, constraint: description.imageConstraint))
+            let pixels = try pixelBuffer(input, constraint: description.imageConstraint)
+            inputPixels = pixels
+            staging = input.bytes
+            value = MLFeatureValue(pixelBuffer: pixels)
         case (.multiArray, .nchw?), (.multiArray, .nhwc?):
-            value = MLFeatureValue(multiArray: try multiArray(input, constraint: description.multiArrayConstraint))
+            let array = try multiArray(input, constraint: description.multiArrayConstraint)
+            inputArray = array
+            value = MLFeatureValue(multiArray: array)
         default:
             throw AppError.message("\(manifest.artifact.file): the model's input is not what its manifest describes "
                 + "(\(input.spec.layout?.rawValue ?? "?") \(input.spec.dtype.rawValue))")
         }
         features = try MLDictionaryFeatureProvider(dictionary: [inputName: value])
+    }
+
+    func writeInput(_ encode: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        if let array = inputArray {
+            let count = array.count * (array.dataType == .float16 ? 2 : 4)
+            try encode(UnsafeMutableRawBufferPointer(start: array.dataPointer, count: count))
+        } else if let pixels = inputPixels {
+            try staging.withUnsafeMutableBytes { try encode($0) }
+            try fill(pixels, rgb: staging)
+        } else {
+            throw BenchmarkError.backendFailed("input not prepared")
+        }
     }
 
     func run() throws {
@@ -102,14 +127,24 @@ final class CoreMLBackend: Backend {
         }
         var buffer: CVPixelBuffer?
         let status = CVPixelBufferCreate(kCFAllocatorDefault, side, side, kCVPixelFormatType_32BGRA, nil, &buffer)
-        guard status == kCVReturnSuccess, let pb = buffer, input.bytes.count == side * side * 3 else {
+        guard status == kCVReturnSuccess, let pb = buffer else {
             throw BenchmarkError.backendFailed("cannot make a \(side)x\(side) pixel buffer")
+        }
+        try fill(pb, rgb: input.bytes)
+        return pb
+    }
+
+    /// RGB bytes (H x W x 3) into the square BGRA pixel buffer, in place.
+    private func fill(_ pb: CVPixelBuffer, rgb bytes: [UInt8]) throws {
+        let side = CVPixelBufferGetWidth(pb)
+        guard bytes.count == side * side * 3, CVPixelBufferGetHeight(pb) == side else {
+            throw BenchmarkError.backendFailed("\(bytes.count) RGB bytes do not fill a \(side)x\(side) pixel buffer")
         }
         CVPixelBufferLockBaseAddress(pb, [])
         defer { CVPixelBufferUnlockBaseAddress(pb, []) }
         let rowBytes = CVPixelBufferGetBytesPerRow(pb)
         let base = CVPixelBufferGetBaseAddress(pb)!.assumingMemoryBound(to: UInt8.self)
-        input.bytes.withUnsafeBufferPointer { rgb in
+        bytes.withUnsafeBufferPointer { rgb in
             for y in 0 ..< side {
                 for x in 0 ..< side {
                     let i = (y * side + x) * 3, o = y * rowBytes + x * 4
@@ -120,7 +155,6 @@ final class CoreMLBackend: Backend {
                 }
             }
         }
-        return pb
     }
 
     /// The encoded bytes in an MLMultiArray of the manifest's dtype, which must be the model's own.
@@ -140,6 +174,11 @@ final class CoreMLBackend: Backend {
         let array = try MLMultiArray(shape: input.spec.shape.map { NSNumber(value: $0) }, dataType: dataType)
         guard array.count * input.spec.dtype.byteWidth == input.bytes.count else {
             throw BenchmarkError.backendFailed("input has \(input.bytes.count) bytes, the array holds \(array.count) values")
+        }
+        var expected = 1  // frames are written straight into its storage: it must be the contiguous layout
+        for (dim, stride) in zip(array.shape.reversed(), array.strides.reversed()) {
+            guard stride.intValue == expected else { throw BenchmarkError.backendFailed("input array is not contiguous") }
+            expected *= dim.intValue
         }
         input.bytes.withUnsafeBytes { src in
             UnsafeMutableRawPointer(array.dataPointer).copyMemory(from: src.baseAddress!, byteCount: src.count)

@@ -9,12 +9,15 @@ __all__ = ["phone_artifact", "tiny_artifact"]
 
 
 @functools.cache
-def phone_artifact(target: str, precision: str = "fp32", scheme: str | None = None, io: str = "float") -> Path:
+def phone_artifact(
+    target: str, precision: str = "fp32", scheme: str | None = None, io: str = "float", layout: str | None = None
+) -> Path:
     """A real MobileNet (α=0.25, ρ=32, 10 classes, calibrated random weights) exported for a phone.
 
     Exported into the toolkit cache (``$TOOLKIT_CACHE``) so re-runs reuse it (the pipeline's cache key
     covers weights, options and tool versions). ``io`` is the export's I/O contract: "float" (float32
-    at the edges, the default) or "native" (int8 for full-integer TFLite, float16 for fp16 ExecuTorch).
+    at the edges, the default) or "native" (int8 for full-integer TFLite, float16 for fp16 ExecuTorch);
+    ``layout`` the input layout (None: the target's default, nhwc; "nchw" is named apart).
     Parity with PyTorch is not checked here (``verify=False``): the export tests do that; these
     artifacts test what the phone does with them. A first export takes 10-30 s.
     """
@@ -26,7 +29,8 @@ def phone_artifact(target: str, precision: str = "fp32", scheme: str | None = No
     out = cache_dir() / "test-artifacts" / "android" / io  # the name does not say the I/O contract
     out.mkdir(parents=True, exist_ok=True)
     options = {"scheme": scheme} if scheme else {}
-    cfg = ExportConfig(target=target, precision=precision, output_dir=out, options=options, verify=False, io=io)
+    cfg = ExportConfig(target=target, precision=precision, output_dir=out, options=options, verify=False, io=io,
+                       layout=layout)  # fmt: skip
     return export(model, cfg, progress=False).path
 
 

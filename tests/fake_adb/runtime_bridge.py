@@ -76,15 +76,19 @@ def _run(runner: Any, runtime: str, msg: dict[str, Any], payload: bytes) -> np.n
     if dtype != spec.dtype:  # method.cpp set_input
         want, got = _C10_NAMES.get(spec.dtype, spec.dtype), _C10_NAMES.get(dtype, dtype)
         raise RefusedError("dtype", f"Input 0 has unexpected scalar type: expected {want} but was {got}.")
-    if shape != tuple(spec.shape):  # tensor_impl.cpp internal_resize_contiguous (static shapes)
-        want, got = (f"({', '.join(map(str, s))})" for s in (spec.shape, shape))
+    # ExecuTorch sizes are logical (N, C, H, W) whatever the program's dim order; LiteRT's are the tensor's own
+    sizes = tuple(runner.method_sizes) if runtime == "executorch" else tuple(spec.shape)
+    if shape != sizes:  # tensor_impl.cpp internal_resize_contiguous (static shapes)
+        want, got = (f"({', '.join(map(str, s))})" for s in (sizes, shape))
         why = f"Attempted to resize a static tensor. Expected shape {want}, but received {got}."
         raise RefusedError("shape", why + " Error resizing tensor at input 0")
     numel = int(np.prod(shape))
     if len(payload) != numel * np.dtype(dtype).itemsize:  # jni_layer.cpp newTensorFromJTensor
         raise RefusedError("bytes", f"Tensor dimensions(elements number: {numel}) inconsistent with buffer capacity "
                                     f"{len(payload)}")  # fmt: skip
-    x = np.frombuffer(bytearray(payload), dtype=np.dtype(dtype).newbyteorder("=")).reshape(shape)
+    # method.cpp set_input copies the bytes as they are into the program's input tensor, whose dim order
+    # (channels-last: NHWC bytes) says how they are read: the memory-order shape is the runner's own
+    x = np.frombuffer(bytearray(payload), dtype=np.dtype(dtype).newbyteorder("=")).reshape(spec.shape)
     return np.ascontiguousarray(runner.run_raw(x))  # the runner checks dtype and shape once more
 
 

@@ -11,7 +11,14 @@ real app would, what BenchCore's HeadlessBenchmark does, and refuses what it ref
 - the input is the app's bundled photo (ios_demo/App/Resources/sample.png) cropped and encoded by
   ``toolkit.runtimes.io.encode_pixels``, the contract BenchCore is tested against bit for bit, and fed
   through the host runner's strict ``run_raw``, which takes only the runtime's own dtype and shape; the
-  output is decoded by the manifest's output spec, as BenchCore's decoder does.
+  output is decoded by the manifest's output spec, as BenchCore's decoder does;
+- an ExecuTorch program whose input is not the manifest's is refused after loading, as the app's
+  ExecuTorchBackend.prepare refuses it: the app builds its tensor with the logical (N, C, H, W) sizes and the
+  dim order of the manifest's layout (:func:`executorch_input`), and checks both against the program's own
+  (the runner's ``method_sizes`` and ``dim_order``), so NHWC bytes are never read as NCHW or the reverse;
+- every warm-up and timed iteration first encodes the photo again (resize, crop, normalize, write), timed
+  apart from the inference that follows, and the record carries those times as its ``preprocess`` block,
+  described by :func:`frame_steps` (BenchCore's PhotoFrame.steps, checked equal through the I/O golden).
 
 Core ML cannot run on Linux, so a Core ML run ends with the error file the app writes when a model fails.
 Faults (no pairing, Developer Mode off, app missing, locked or unplugged after N launches, a hung app) are
@@ -25,6 +32,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,7 +40,17 @@ from typing import Any
 
 from toolkit.profile.ios import BUNDLE_ID, MAX_MODEL_NAME, MAX_RUN_ID, PhoneInfo, file_name_problem
 
-__all__ = ["SAMPLE_PHOTO", "AppArgumentError", "FakePhone", "FakeTransport", "parse_arguments"]
+__all__ = [
+    "SAMPLE_PHOTO",
+    "AppArgumentError",
+    "FakePhone",
+    "FakeTransport",
+    "Prepared",
+    "check_executorch_input",
+    "executorch_input",
+    "frame_steps",
+    "parse_arguments",
+]
 
 SAMPLE_PHOTO = Path(__file__).resolve().parents[2] / "ios_demo/App/Resources/sample.png"
 COMPUTE_UNITS = ("cpu_only", "cpu_and_gpu", "cpu_and_ne", "all")
@@ -227,7 +245,55 @@ def run_app(phone: FakePhone, argv: list[str]) -> None:
     _atomic(results / f"{args['run_id']}.json", json.dumps(record, indent=2))
 
 
-def _prepare(phone: FakePhone, model: Path) -> tuple[dict[str, Any], Any, Any, str]:
+def executorch_input(spec: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """BenchCore's ``TensorSpec.executorchSizes`` and ``executorchDimOrder``: the logical (N, C, H, W) sizes an
+    ExecuTorch tensor declares for the input in either layout, and the dim order of its bytes."""
+    shape = tuple(int(d) for d in spec.shape)
+    if spec.layout == "nchw":
+        return shape, (0, 1, 2, 3)
+    if spec.layout == "nhwc" and len(shape) == 4:
+        n, h, w, c = shape
+        return (n, c, h, w), (0, 2, 3, 1)
+    raise ValueError(
+        f"input layout '{spec.layout or 'none'}' has no ExecuTorch sizes; an ExecuTorch program takes nchw or nhwc"
+    )
+
+
+def check_executorch_input(spec: Any, sizes: tuple[int, ...], dim_order: tuple[int, ...], file: str) -> None:
+    """BenchCore's ``TensorSpec.checkExecuTorchInput``: the program's sizes and dim order must be the manifest's."""
+    want, want_order = executorch_input(spec)
+    order = tuple(dim_order) or tuple(range(len(sizes)))
+    if tuple(sizes) != want or order != want_order:
+        raise ValueError(
+            f"{file} takes an input of sizes {list(sizes)} in dim order {list(order)}, but its manifest's "
+            f"{spec.layout} input {list(spec.shape)} is sizes {list(want)} in dim order {list(want_order)}: "
+            "copy the artifact and manifest of one export"
+        )
+
+
+def frame_steps(width: int, height: int, spec: Any, resolution: int, crop_fraction: float) -> str:
+    """BenchCore's ``PhotoFrame.steps``: what one frame's preprocessing does, for the record."""
+    scale = resolution / crop_fraction / min(width, height)
+    new_w, new_h = max(resolution, round(width * scale)), max(resolution, round(height * scale))  # data.py's crop
+    normalize = "" if spec.layout == "image" else "normalize, "
+    return (f"resize {width}x{height} to {new_w}x{new_h} (bilinear), crop {resolution}, "
+            f"{normalize}write {spec.dtype} {spec.layout}")  # fmt: skip
+
+
+@dataclass
+class Prepared:
+    """BenchCore's PreparedModel: the checked manifest, the first frame's bytes, and the photo as a frame."""
+
+    manifest: dict[str, Any]
+    x: Any  # the first frame, encoded
+    in_spec: Any
+    out_spec: Any
+    sha256: str
+    encode: Callable[[], Any]  # one frame: resize, crop, normalize and write the decoded photo
+    steps: str
+
+
+def _prepare(phone: FakePhone, model: Path) -> Prepared:
     """BenchCore's PreparedModel: every check, then the encoded photo. Raises on the first problem."""
     from toolkit.data import Preprocessing, load_image
     from toolkit.export.manifest import tree_sha256
@@ -253,8 +319,14 @@ def _prepare(phone: FakePhone, model: Path) -> tuple[dict[str, Any], Any, Any, s
     if sha != manifest["artifact"]["sha256"]:
         raise ValueError(f"{model.name} does not match its manifest (sha256)")
     prep = Preprocessing.from_dict(manifest["preprocessing"])
-    crop = prep.crop(load_image(SAMPLE_PHOTO), int(manifest["variant"]["resolution"]))
-    return manifest, encode_pixels(crop, in_spec, prep.mean, prep.std), out_spec, sha
+    resolution = int(manifest["variant"]["resolution"])
+    photo = load_image(SAMPLE_PHOTO)  # decoded once: a camera hands over decoded frames
+
+    def encode() -> Any:
+        return encode_pixels(prep.crop(photo, resolution), in_spec, prep.mean, prep.std)
+
+    steps = frame_steps(photo.width, photo.height, in_spec, resolution, prep.crop_fraction)
+    return Prepared(manifest, encode(), in_spec, out_spec, sha, encode, steps)
 
 
 def _measure(phone: FakePhone, a: dict[str, Any]) -> dict[str, Any]:
@@ -263,21 +335,33 @@ def _measure(phone: FakePhone, a: dict[str, Any]) -> dict[str, Any]:
     from toolkit.runtimes.io import decode
 
     model = phone.documents / "models" / a["model"]
-    manifest, x, out_spec, sha = _prepare(phone, model)
+    p = _prepare(phone, model)
+    manifest, out_spec, sha = p.manifest, p.out_spec, p.sha256
     if manifest["target"] == "coreml":
         raise RuntimeError("Core ML models run only on iOS/macOS; this fake phone is Linux")  # the model fails to load
     t0 = time.perf_counter_ns()
     runner = open_runner(model, threads=int(a["threads"]))
     load_ms = (time.perf_counter_ns() - t0) / 1e6
     try:
+        # ExecuTorchBackend.prepare: the program's input must be the manifest's, dtype, sizes and dim order
+        if runner.input_spec.dtype != p.in_spec.dtype:
+            raise ValueError(f"{model.name} takes ExecuTorch type {runner.input_spec.dtype}, its manifest says "
+                             f"{p.in_spec.dtype}")  # fmt: skip
+        check_executorch_input(p.in_spec, runner.method_sizes, runner.dim_order, model.name)
+        # Checked equal, the manifest's memory-order bytes are what the app's tensor (logical sizes, the
+        # layout's dim order) hands the program; run_raw takes exactly them and nothing else.
         t0 = time.perf_counter_ns()
-        out = runner.run_raw(x)  # strict: exactly the runtime's input dtype and shape, as on the phone
+        out = runner.run_raw(p.x)
         first_ms = (time.perf_counter_ns() - t0) / 1e6
         for _ in range(a["warmup"]):
-            runner.run_raw(x)
+            runner.run_raw(p.encode())  # each warm-up run on a new frame, untimed
         samples: list[float] = []
+        preprocess: list[float] = []
         deadline = time.monotonic() + a["duration"] if a["duration"] else None
         while (time.monotonic() < deadline or not samples) if deadline else len(samples) < a["iterations"]:
+            t0 = time.perf_counter_ns()
+            x = p.encode()  # the frame's preprocessing, timed apart from its inference
+            preprocess.append((time.perf_counter_ns() - t0) / 1e6)
             t0 = time.perf_counter_ns()
             out = runner.run_raw(x)
             samples.append((time.perf_counter_ns() - t0) / 1e6)
@@ -314,6 +398,7 @@ def _measure(phone: FakePhone, a: dict[str, Any]) -> dict[str, Any]:
         "config": {"threads": a["threads"], "warmup": a["warmup"], "iterations": len(samples), "batch": 1},
         "latency_ms": samples,
         "stats": summarize(samples).to_dict(),
+        "preprocess": {"latency_ms": preprocess, "stats": summarize(preprocess).to_dict(), "steps": p.steps},
         "load_ms": load_ms,
         "first_inference_ms": first_ms,
         "temperature_c": {"thermal_state": "nominal"},

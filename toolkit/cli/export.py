@@ -38,7 +38,9 @@ def export(
     output_dir: Path = typer.Option(Path("artifacts"), "--output-dir", "-o", help="Where artifacts go."),
     num_classes: int = typer.Option(None, "--num-classes", help="Classifier size (default: 1000 or the checkpoint's)."),
     labels: Path = typer.Option(None, "--labels", help="Class names file, one per line."),
-    layout: str = typer.Option("nhwc", "--layout", help="TFLite input layout: nhwc or nchw."),
+    layout: str = typer.Option(
+        None, "--layout", help="Input layout, executorch and tflite: nhwc (camera pixels, the default) or nchw."
+    ),
     io: str = typer.Option(
         "float",
         "--io",

@@ -17,7 +17,7 @@ import torch
 from quantization.config import OPTION_KEYS as QUANT_OPTION_KEYS
 from toolkit.errors import UsageError
 from toolkit.runtimes.base import Runner
-from toolkit.runtimes.io import validate_io
+from toolkit.runtimes.io import LAYOUTS, validate_io
 
 __all__ = [
     "PRECISIONS",
@@ -26,7 +26,9 @@ __all__ = [
     "ExportConfig",
     "Exporter",
     "UnsupportedIOError",
+    "UnsupportedLayoutError",
     "check_io",
+    "check_layout",
     "get_exporter",
     "validate_precision",
     "validate_target",
@@ -49,7 +51,7 @@ class ExportConfig:
     target: str
     precision: str | None = None
     output_dir: Path = Path("artifacts")
-    layout: str = "nhwc"  # TFLite input layout: nhwc (Android bitmaps) or nchw
+    layout: str | None = None  # input layout (nhwc: camera pixels, nchw, image); None = the target's own (check_layout)
     dynamic_batch: bool = False  # ONNX only
     minimum_deployment_target: str = "iOS16"  # Core ML only
     verify: bool = True
@@ -63,8 +65,8 @@ class ExportConfig:
         validate_io(self.io)
         if self.precision is not None:
             validate_precision(self.precision)
-        if self.layout not in ("nhwc", "nchw"):
-            raise UsageError(f"layout must be nhwc or nchw, got {self.layout!r}")
+        if self.layout is not None and self.layout not in LAYOUTS:
+            raise UsageError(f"layout must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
         if self.threads < 0:
             raise UsageError(f"threads must be >= 0 (0 = runtime default), got {self.threads}")
 
@@ -73,7 +75,9 @@ class ExportConfig:
 class Exporter(Protocol):
     """One export target.
 
-    ``export`` returns manifest extras. The pipeline lifts these reserved keys out of them:
+    ``layouts`` are the input layouts the target can take, its default first; the pipeline hands
+    ``export`` a config whose ``layout`` is one of them (:func:`check_layout`). ``export`` returns
+    manifest extras. The pipeline lifts these reserved keys out of them:
     ``input_layout`` ("nchw" default, or "nhwc"), ``input_shape`` (list; default the NCHW example shape
     permuted to the layout), ``input_dtype`` ("float32"), ``delegate`` (e.g. "xnnpack"; default None),
     ``runtime_version``; everything else lands under ``manifest["backend"]`` (op counts, opset, ...).
@@ -98,6 +102,7 @@ class Exporter(Protocol):
     precisions: tuple[str, ...]  # supported precisions
     natural_precision: str  # default when the user gives none
     runtime: str  # runtime name in the result schema
+    layouts: tuple[str, ...]  # input layouts it can take, its default first ("image": a platform image type)
 
     def export(
         self, model: torch.nn.Module, example: torch.Tensor, cfg: ExportConfig, out_path: Path, precision: str
@@ -139,6 +144,24 @@ def check_io(exporter: Exporter, name: str, io: str) -> str:
     contract = getattr(exporter, "io_contract", "float32 in, float32 out")
     where = f"; it exists for {exporter.target} {', '.join(native)}" if native else ""
     raise UnsupportedIOError(f"{exporter.target} {name} has no --io native ({contract}){where}")
+
+
+class UnsupportedLayoutError(UsageError):
+    """``--layout`` asked of a target whose artifacts cannot take that input layout."""
+
+
+def check_layout(exporter: Exporter, layout: str | None) -> str:
+    """The input layout ``exporter`` writes for ``layout`` (None = its default); one line when it cannot.
+
+    Only ExecuTorch and TFLite choose: Core ML takes a platform image (the model normalizes the pixels) and
+    ONNX Runtime's CPU kernels take NCHW, so asking either for another layout is a mistake worth a line.
+    """
+    layouts = tuple(exporter.layouts)
+    if layout is None or layout in layouts:
+        return layout or layouts[0]
+    takes = " or ".join(layouts)
+    raise UnsupportedLayoutError(f"{exporter.target} artifacts take {takes} input, not {layout}; --layout {layout} "
+                                 "is for executorch or tflite")  # fmt: skip
 
 
 def get_exporter(target: str) -> Exporter:

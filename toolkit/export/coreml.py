@@ -93,6 +93,7 @@ class CoreMLExporter:
     precisions = ("fp16", "fp32", "int8")
     natural_precision = "fp16"
     runtime = "coreml"
+    layouts = ("image",)  # a platform image (CVPixelBuffer): the model normalizes its pixels itself
     native_io: tuple[str, ...] = ()  # the image input and the classifier's probabilities are the contract
     io_contract = "it takes an RGB image (uint8 pixels, normalized inside) and returns float probabilities"
 

@@ -5,6 +5,15 @@ slower on a phone, so a partial delegation is an export failure, not a warning. 
 fp16 program's float32 I/O: XNNPACK takes no dtype-changing ``_to_dim_order_copy``, so the cast of the
 graph input to half and of the graph output back to float run as two portable ops at the edges
 (:func:`boundary_casts`); anything else outside the delegate still fails the export.
+
+The input is channels-last by default (``layout="nhwc"``): the program's input tensor has dim order
+(0, 2, 3, 1), so its sizes stay (1, 3, H, W) while its bytes are the camera's interleaved RGB, and
+XNNPACK, which computes in NHWC, needs no transpose in front. How: the model is exported with a
+channels-last example (its weights stay contiguous: the XNNPACK layout pass requires that), and the
+global pool is written as the ``mean`` it decomposes to anyway (:class:`GlobalMean`), since the
+decomposition of ``AdaptiveAvgPool2d`` restrides a channels-last result with an ``as_strided`` copy that
+XNNPACK does not take. ``layout="nchw"`` exports the contiguous program as before. The published (0, 1)
+pads are folded into the stride-2 convs for every precision (:mod:`quantization.xnnpack_padding`).
 """
 
 from __future__ import annotations
@@ -28,11 +37,13 @@ require("executorch")
 __all__ = [
     "EXPORTER",
     "ExecuTorchExporter",
+    "GlobalMean",
     "HalfInside",
     "boundary_casts",
     "count_delegation",
     "lower_program",
     "lower_to_xnnpack",
+    "xnnpack_graph",
 ]
 
 _SKIP = {"getitem", "executorch_call_delegate"}  # plumbing, not model ops
@@ -59,8 +70,8 @@ def boundary_casts(program: torch.export.ExportedProgram) -> dict[str, Any]:
     """The dtype casts sitting exactly on the graph's edges: ``{"input"|"output": (node, "float32->float16")}``.
 
     An input cast reads a user input placeholder directly; an output cast is returned directly and used
-    by nothing else. Each must change the dtype and keep the contiguous dim order (what
-    ``x.half()``/``.float()`` lower to); any other cast is not a boundary cast.
+    by nothing else. Each must change the dtype and keep its source's dim order (what ``x.half()`` and
+    ``.float()`` lower to, for a contiguous or a channels-last input); any other cast is not a boundary cast.
     """
     gm = program.graph_module
     user_inputs = set(program.graph_signature.user_inputs)
@@ -71,8 +82,8 @@ def boundary_casts(program: torch.export.ExportedProgram) -> dict[str, Any]:
         if node.op != "call_function" or "_to_dim_order_copy" not in _op_name(node):
             continue
         src = node.args[0]
-        contiguous = list(node.kwargs.get("dim_order") or []) == list(range(node.meta["val"].dim()))
-        if set(node.kwargs) - {"dtype", "dim_order"} or not contiguous or _dtype(src) == _dtype(node):
+        same_order = list(node.kwargs.get("dim_order") or []) == list(src.meta["val"].dim_order())
+        if set(node.kwargs) - {"dtype", "dim_order"} or not same_order or _dtype(src) == _dtype(node):
             continue
         change = f"{_dtype(src)}->{_dtype(node)}"
         if src.op == "placeholder" and src.name in user_inputs and "input" not in found:
@@ -125,19 +136,21 @@ def lower_program(exported: torch.export.ExportedProgram) -> tuple[bytes, dict[s
 
     Pad-folded 4×4 convs reach XNNPACK as the published 3×3 with (0, 1) padding (exact; see
     :mod:`quantization.xnnpack_padding`); ``asymmetric_padded_convs`` counts them. A graph without such
-    convs is lowered by the stock ExecuTorch, unpatched.
+    convs is lowered without that patch. Layout copies that move no bytes (the pooled features before the
+    classifier) become no operator at all (:mod:`toolkit.export.xnnpack_layout`; ``elided_layout_copies``).
     """
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
 
     from quantization.xnnpack_padding import asymmetric_pad_convs
+    from toolkit.export.xnnpack_layout import elide_identity_layout_copies
 
-    rewritten = [0]
+    rewritten, elided = [0], [0]
     stage("lowering")
     patch = asymmetric_pad_convs(rewritten) if _has_4x4_stride2_convs(exported) else contextlib.nullcontext()
-    with patch:  # XNNPACK serializes inside to_edge_transform_and_lower
+    with patch, elide_identity_layout_copies(elided):  # XNNPACK serializes inside to_edge_transform_and_lower
         edge = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
-    counts = count_delegation(edge) | {"asymmetric_padded_convs": rewritten[0]}
+    counts = count_delegation(edge) | {"asymmetric_padded_convs": rewritten[0], "elided_layout_copies": elided[0]}
     stage("serializing")
     return edge.to_executorch().buffer, counts
 
@@ -177,12 +190,38 @@ class HalfInside(torch.nn.Module):
         return self.model(x.half()).float()
 
 
+class GlobalMean(torch.nn.Module):
+    """``AdaptiveAvgPool2d(1)`` written as the ``mean`` over H and W it decomposes to (the same edge op).
+
+    On a channels-last graph the pool's decomposition adds an ``as_strided`` copy to restride its (N, C, 1, 1)
+    result, which XNNPACK does not take; the mean has no such copy, and computes the same values.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean((-1, -2), keepdim=True)
+
+
+def xnnpack_graph(model: torch.nn.Module, *, fold_padding: bool) -> torch.nn.Module:
+    """A copy of ``model`` as the XNNPACK export traces it: global pool as :class:`GlobalMean` and, with
+    ``fold_padding``, the published (0, 1) pads folded into the stride-2 convs (exact; the lowering serves
+    each folded conv to XNNPACK as the 3×3 with asymmetric padding, :mod:`quantization.xnnpack_padding`)."""
+    from quantization.rewrites import fold_tf_padding
+
+    out = fold_tf_padding(model) if fold_padding else copy.deepcopy(model)
+    pool = getattr(out, "pool", None)
+    if isinstance(pool, torch.nn.AdaptiveAvgPool2d) and pool.output_size in (1, (1, 1)):
+        out.pool = GlobalMean()
+    return out.eval()  # the folded convs are new modules, in training mode
+
+
 class ExecuTorchExporter:
     """``.pte`` for the XNNPACK delegate.
 
     fp16 takes float32 and returns float32 (two boundary casts outside the delegate), or with
     ``io="native"`` float16 at both edges and nothing outside; int8 is PT2E static (or dynamic) int8 from
-    :mod:`quantization`, pad-free by default, with float I/O quantized inside the delegate.
+    :mod:`quantization`, with float I/O quantized inside the delegate. Every precision is pad-free unless
+    ``options["fold_padding"]`` is False (``--keep-pads``), and channels-last at the input unless
+    ``layout="nchw"``.
     """
 
     target = "executorch"
@@ -190,6 +229,8 @@ class ExecuTorchExporter:
     precisions = ("fp32", "fp16", "int8")
     natural_precision = "fp32"
     runtime = "executorch"
+    layouts = ("nhwc", "nchw")  # channels-last input (dim order 0,2,3,1), or the contiguous NCHW program
+    float_options = ("fold_padding",)  # pad folding applies to every precision here, not only int8
     native_io = ("fp16",)  # fp16 can keep float16 at the edges; int8 quantizes inside the delegate
     io_contract = "it takes float32 and returns float32 scores; int8 quantizes inside the XNNPACK delegate"
 
@@ -199,13 +240,16 @@ class ExecuTorchExporter:
         return {"executorch": package_version("executorch") or "unknown"}
 
     def cache_options(self, cfg: ExportConfig) -> dict[str, Any]:
-        # layout, dynamic batch and deployment target do not apply; the pipeline keys int8's options itself
-        return {k: v for k, v in cfg.options.items() if k not in QUANT_OPTION_KEYS and k != "qat_program"}
+        # dynamic batch and deployment target do not apply; the pipeline keys int8's options itself
+        own = {k: v for k, v in cfg.options.items() if k not in QUANT_OPTION_KEYS and k != "qat_program"}
+        return {**own, "layout": cfg.layout, "fold_padding": cfg.options.get("fold_padding")}
 
     def export(
         self, model: torch.nn.Module, example: torch.Tensor, cfg: ExportConfig, out_path: Path, precision: str
     ) -> dict[str, Any]:
         quant = None
+        if cfg.layout == "nhwc":
+            example = example.contiguous(memory_format=torch.channels_last)
         if precision == "int8":
             from quantization import hooks
 
@@ -213,22 +257,27 @@ class ExecuTorchExporter:
             if program is None:
                 stage("quantizing")
                 cal, qcfg = hooks.prepare(model, self.target, cfg.options)
-                program = hooks.xnnpack_program(model, example, cal, qcfg)
+                program = hooks.xnnpack_program(xnnpack_graph(model, fold_padding=False), example, cal, qcfg)
             else:
                 cal, qcfg = None, hooks.config(self.target, cfg.options)
+                if cfg.layout == "nhwc":  # trained on NCHW batches: the same graph, traced channels-last
+                    program = torch.export.export(program.module(), (example,), strict=False)
             buffer, counts = lower_program(program)
             quant = hooks.record(qcfg, cal) | ({"qat": True} if "qat_program" in cfg.options else {})
         else:
+            fold = cfg.options.get("fold_padding") is not False
+            model = xnnpack_graph(model, fold_padding=fold)
             if precision == "fp16":
-                model = _fold_batchnorm(copy.deepcopy(model)).half()
+                model = _fold_batchnorm(model).half()
                 model, example = (model, example.half()) if cfg.io == "native" else (HalfInside(model), example)
             buffer, counts = lower_to_xnnpack(model, example)
+            counts["pad_folding"] = fold
         casts = {"input": "float32->float16", "output": "float16->float32"}
         _check_delegation(counts, casts if precision == "fp16" and cfg.io == "float" else {})
         out_path.write_bytes(buffer)
         dtype = "float16" if precision == "fp16" and cfg.io == "native" else "float32"
-        extras = {"delegate": "xnnpack", "input_dtype": dtype, "output_dtype": dtype, **counts,
-                  "runtime_version": self.tool_versions()["executorch"]}  # fmt: skip
+        extras = {"delegate": "xnnpack", "input_dtype": dtype, "output_dtype": dtype, "input_layout": cfg.layout,
+                  **counts, "runtime_version": self.tool_versions()["executorch"]}  # fmt: skip
         if quant is not None:
             extras["quantization"] = quant
         return extras

@@ -39,6 +39,7 @@ class OnnxExporter:
     precisions = ("fp32", "int8")
     natural_precision = "fp32"
     runtime = "onnxruntime"
+    layouts = ("nchw",)  # ONNX Runtime's CPU convolutions take NCHW (NCHWc inside): NHWC would add a Transpose
     native_io: tuple[str, ...] = ()  # fp32 computes in float32; QDQ int8 quantizes inside the graph
     io_contract = "it takes float32 NCHW and returns float32 logits; int8 QDQ quantizes inside the graph"
 

@@ -28,7 +28,9 @@ from toolkit.export.base import (
     ExportConfig,
     Exporter,
     UnsupportedIOError,
+    UnsupportedLayoutError,
     check_io,
+    check_layout,
     get_exporter,
 )
 from toolkit.export.manifest import (
@@ -91,13 +93,16 @@ def resolve_precision(exporter: Exporter, precision: str | None) -> str:
 
 def check_request(cfg: ExportConfig) -> tuple[Exporter, str, Any, str]:
     """(exporter, precision, int8 cache fingerprint, artifact-name component) for ``cfg``, or the one-line
-    UsageError an export would end with: precision, int8 options and I/O contract, checked before any work
-    (the CLI calls it before building a model whose weights may need a download)."""
+    UsageError an export would end with: precision, int8 options, I/O contract and input layout, checked
+    before any work (the CLI calls it before building a model whose weights may need a download)."""
     exporter = get_exporter(cfg.target)
     precision = resolve_precision(exporter, cfg.precision)
-    quant_key, name = _quantization_key(cfg, precision)
+    quant_key, name = _quantization_key(cfg, precision, exporter)
     check_io(exporter, name, cfg.io)
-    # integer or half edges are another artifact for the same weights: named apart, never overwritten
+    layout = check_layout(exporter, cfg.layout)
+    # another layout or integer/half edges are another artifact for the same weights: named apart, never
+    # overwritten (the target's default layout and float I/O keep the plain name)
+    name += f"-{layout}" if layout != exporter.layouts[0] else ""
     return exporter, precision, quant_key, f"{name}-io-native" if cfg.io == "native" else name
 
 
@@ -134,6 +139,7 @@ def export(
     """
     start = time.perf_counter()
     exporter, precision, quant_key, name = check_request(cfg)
+    cfg = dataclasses.replace(cfg, layout=check_layout(exporter, cfg.layout))  # the exporter gets a real layout
     out_dir = check_output_dir(cfg.output_dir)
     final = out_dir / artifact_name(model, cfg.target, name, exporter.extension)
     model = model.eval()
@@ -169,16 +175,18 @@ def export(
     return ExportResult(final, manifest, False, time.perf_counter() - start)
 
 
-def _quantization_key(cfg: ExportConfig, precision: str) -> tuple[dict[str, Any] | None, str]:
+def _quantization_key(cfg: ExportConfig, precision: str, exporter: Exporter) -> tuple[dict[str, Any] | None, str]:
     """(int8 recipe + data fingerprints for the cache key, artifact-name component); UsageError early.
 
-    Quantization options on a float export are a mistake worth one line, not a silent no-op.
+    Quantization options on a float export are a mistake worth one line, not a silent no-op, except those
+    the target's float export reads too (``float_options``, e.g. ExecuTorch's ``fold_padding``).
     """
     if cfg.options.get("qat_program") is not None:  # an int8 program from `toolkit train --qat`
         from quantization.hooks import qat_cache_options
 
         return qat_cache_options(cfg.target, precision, cfg.options)
-    given = sorted(k for k in QUANT_OPTION_KEYS if cfg.options.get(k) is not None)
+    float_options = set(getattr(exporter, "float_options", ()))
+    given = sorted(k for k in QUANT_OPTION_KEYS if cfg.options.get(k) is not None and k not in float_options)
     if precision != "int8":
         if given:
             raise UsageError(f"{', '.join(given)} only apply to --precision int8 (this export is {precision})")
@@ -197,6 +205,7 @@ def cached(model: torch.nn.Module, cfg: ExportConfig) -> ExportResult | None:
     """
     start = time.perf_counter()
     exporter, precision, quant_key, name = check_request(cfg)
+    cfg = dataclasses.replace(cfg, layout=check_layout(exporter, cfg.layout))
     final = Path(cfg.output_dir) / artifact_name(model, cfg.target, name, exporter.extension)
     if cfg.force:
         return None
@@ -355,7 +364,8 @@ def export_targets(
         except MissingDependencyError as e:
             skipped[target] = str(e)
         except UsageError as e:
-            lacks = isinstance(e, UnsupportedIOError) or "does not support precision" in str(e)
+            unsupported_here = isinstance(e, (UnsupportedIOError, UnsupportedLayoutError))
+            lacks = unsupported_here or "does not support precision" in str(e)
             if len(names) == 1 or not lacks:
                 raise
             skipped[target] = str(e)

@@ -56,7 +56,7 @@ def quantize(
     calibration_samples: int = 100,
     eval_data: Any = None,
     fold_padding: bool | None = None,
-    layout: str = "nhwc",
+    layout: str | None = None,
     io: str = "float",
     force: bool = False,
     threads: int = 0,
@@ -70,7 +70,7 @@ def quantize(
         eval_data: held-out ``(images, labels)``, an NCHW array, or a labeled ImageFolder; default the
             bundled photos (flagged when they were also the calibration set).
         fold_padding: apply the exact pad-free rewrite before int8 (None = the target's default).
-        layout: TFLite input layout, ``nhwc`` or ``nchw``.
+        layout: input layout, ``nhwc`` or ``nchw`` (ExecuTorch and TFLite; None = the target's default).
         io: ``"float"`` (float32 in and out) or ``"native"`` (int8 at the edges; TFLite int8 only).
         force: re-export even when an artifact with the same cache key is on disk.
 

@@ -50,6 +50,7 @@ class TFLiteExporter:
     precisions = ("fp32", "fp16", "int8")
     natural_precision = "fp32"
     runtime = "tflite"
+    layouts = ("nhwc", "nchw")  # camera pixels as they come, or the PyTorch layout (one TRANSPOSE in front)
     native_io = ("int8",)  # full-integer int8 can keep int8 at the edges; everything else computes in float
     io_contract = "it takes float32 and returns float32 scores"
 

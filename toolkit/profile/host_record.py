@@ -93,4 +93,12 @@ def build_record(
         "peak_memory_mb": m.peak_memory_mb,
         "temperature_c": {"before": m.temp_before_c, "after": m.temp_after_c, "thermal_state": None},
         "notes": list(m.notes),
-    }
+    } | _preprocess_block(m)
+
+
+def _preprocess_block(m: Measurement) -> dict[str, Any]:
+    """The frames' preprocessing, timed beside the inferences (as the phone apps report it), if any."""
+    if not m.preprocess_ms:
+        return {}
+    block = {"latency_ms": [round(s, 6) for s in m.preprocess_ms], "stats": summarize(m.preprocess_ms).to_dict()}
+    return {"preprocess": block | ({"steps": m.preprocess_steps} if m.preprocess_steps else {})}

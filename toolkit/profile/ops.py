@@ -187,17 +187,16 @@ def _interleave(plain: Callable[[], Any], profiled: Callable[[], Any], runs: int
 def executorch_ops(artifact: Path, x: np.ndarray, *, threads: int = 0, runs: int = 100, warmup: int = 10) -> OpsProfile:
     """ETDump of ``runs`` profiled executions read with the devtools Inspector (no ETRecord needed:
     the XNNPACK events carry XNNPACK's operator names, e.g. ``Convolution (NHWC, F32) DWConv #3``)."""
-    import torch
     from executorch.runtime import Runtime
 
     from toolkit.runtimes import open_runner
+    from toolkit.runtimes.io import encode
 
     plain = open_runner(artifact, threads=threads)  # sets the process-wide XNNPACK threadpool
     try:
         program = Runtime.get().load_program(Path(artifact), enable_etdump=True, debug_buffer_size=0)
         method = program.load_method("forward")
-        dtype = torch.float16 if getattr(plain, "_dtype", torch.float32) == torch.float16 else torch.float32
-        xt = torch.from_numpy(np.ascontiguousarray(x)).to(dtype)
+        xt = plain.method_tensor(encode(x, plain.input_spec))  # the program's dtype and dim order, as run() feeds it
         p_ns, q_ns = _interleave(lambda: plain.run(x), lambda: method.execute([xt]), runs, warmup)
         version, used = plain.version, int(getattr(plain, "threads", threads) or threads)
         with tempfile.TemporaryDirectory(prefix="toolkit-etdump-") as tmp:

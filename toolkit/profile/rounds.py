@@ -128,6 +128,8 @@ class _Item:
     probe: dict[str, Any] = field(default_factory=dict)
     runtime: tuple[str, str] | None = None
     rounds: list[list[float]] = field(default_factory=list)
+    preprocess: list[float] = field(default_factory=list)  # one per timed inference, in the same order
+    preprocess_steps: str | None = None
     cpu: CpuCounter = field(default_factory=CpuCounter)
 
     @property
@@ -237,6 +239,8 @@ def _run_rounds(timing, config: ProfileConfig, stop: threading.Event | None, out
                 continue
             for (it, _), one in zip(pairs, got, strict=True):
                 it.rounds.append(one["samples"])
+                it.preprocess += one["preprocess"] or []
+                it.preprocess_steps = one["steps"]
                 it.cpu.add(one["before"], one["after"])
     for w, items in timing:
         if id(w) in dead:
@@ -309,7 +313,8 @@ def _record(it: _Item, config: ProfileConfig, notes: list[str], temps: tuple, lo
 
     samples = [s for r in it.rounds for s in r]
     m = Measurement(it.runtime[0], it.runtime[1], samples, it.probe["load_ms"], it.probe["first_inference_ms"],
-                    it.probe["peak_memory_mb"], temps[0], temps[1], list(notes))  # fmt: skip
+                    it.probe["peak_memory_mb"], temps[0], temps[1], list(notes),
+                    it.preprocess or None, it.preprocess_steps)  # fmt: skip
     cfg = dataclasses.replace(config, threads=it.threads)
     rec = build_record(m, dict(host_description()), it.path, it.manifest, cfg)
     rec["peak_memory_method"] = it.probe["peak_memory_method"]

@@ -50,6 +50,8 @@ class Measurement:
     temp_before_c: float | None
     temp_after_c: float | None
     notes: list[str] = field(default_factory=list)
+    preprocess_ms: list[float] | None = None  # one per timed inference, when frames were preprocessed
+    preprocess_steps: str | None = None
 
 
 def rss_mb() -> float | None:
@@ -112,39 +114,62 @@ def thermal_gate(
     return [f"thermal gate: waited {clock() - start:.0f} s to cool to {temp:.1f} °C"] if polls else []
 
 
+class PhotoFrame:
+    """One frame's preprocessing, as a camera app does it before every inference: the decoded photo resized
+    and center-cropped, normalized, and written in the artifact's input layout (decode excluded).
+
+    The phone apps time the same steps beside each inference (a record's ``preprocess`` block); the host
+    does too, so a user sees the whole pixels-to-scores latency wherever it was measured.
+    """
+
+    def __init__(self, manifest: dict[str, Any]) -> None:
+        from toolkit.data import Preprocessing, load_image, sample_image_paths
+
+        self._prep = Preprocessing.from_dict(manifest.get("preprocessing") or {})
+        self._resolution = int(manifest["variant"]["resolution"])
+        self._layout = (manifest.get("input") or {}).get("layout", "nchw")
+        self._photo = load_image(sample_image_paths()[0])
+        w, h = self._photo.size
+        self.steps = (f"resize {w}x{h} ({self._prep.interpolation}), crop {self._resolution}, normalize, "
+                      f"write float32 {self._layout}")  # fmt: skip
+
+    def __call__(self) -> np.ndarray:
+        from toolkit.runtimes import to_layout
+
+        return to_layout(self._prep(self._photo, self._resolution)[None], self._layout)
+
+
 def profile_input(manifest: dict[str, Any]) -> np.ndarray:
     """One real photo, preprocessed as the manifest says, in the artifact's input layout (batch 1)."""
-    from toolkit.data import Preprocessing, load_batch, sample_image_paths
-    from toolkit.runtimes import to_layout
-
-    prep = Preprocessing.from_dict(manifest.get("preprocessing") or {})
-    res = int(manifest["variant"]["resolution"])
-    x = load_batch(sample_image_paths()[:1], res, prep)
-    return to_layout(x, (manifest.get("input") or {}).get("layout", "nchw"))
+    return PhotoFrame(manifest)()
 
 
-def _timed_loop(run: Callable[[np.ndarray], Any], x: np.ndarray, config: ProfileConfig) -> list[float]:
+def _timed_loop(
+    run: Callable[[np.ndarray], Any],
+    x: np.ndarray,
+    config: ProfileConfig,
+    frame: Callable[[], np.ndarray] | None = None,
+) -> tuple[list[float], list[float] | None]:
+    """Timed inferences, and with a ``frame`` the preprocessing of a new input before each, timed apart
+    (sample ``i`` of both is one frame from pixels to scores). Returns (inference, preprocess) in ms."""
     clock = time.perf_counter_ns
     check = interrupts.check  # Ctrl-C reaches a measuring thread through this, outside the timed bracket
-    if config.duration_s is None:
-        samples = [0] * config.iterations
-        for i in range(config.iterations):
-            t0 = clock()
-            run(x)
-            samples[i] = clock() - t0
-            check()
-    else:
-        samples = []
-        deadline = clock() + int(config.duration_s * 1e9)
-        while True:
-            t0 = clock()
-            run(x)
-            t1 = clock()
-            samples.append(t1 - t0)
-            if t1 >= deadline:
-                break
-            check()
-    return [s / 1e6 for s in samples]
+    samples: list[int] = []
+    pre: list[int] = []
+    deadline = None if config.duration_s is None else clock() + int(config.duration_s * 1e9)
+    while True:
+        if frame is not None:
+            p0 = clock()
+            x = frame()
+            pre.append(clock() - p0)
+        t0 = clock()
+        run(x)
+        t1 = clock()
+        samples.append(t1 - t0)
+        if (t1 >= deadline) if deadline is not None else len(samples) >= config.iterations:
+            break
+        check()
+    return [s / 1e6 for s in samples], ([s / 1e6 for s in pre] if frame is not None else None)
 
 
 def measure(
@@ -154,8 +179,10 @@ def measure(
     *,
     read_temp: Callable[[], float | None] = host_temperature_c,
     sleep: Callable[[float], None] = time.sleep,
+    frame: Callable[[], np.ndarray] | None = None,
 ) -> Measurement:
-    """Measure one artifact: ``open_runner()`` loads it (timed), ``x`` is the input batch.
+    """Measure one artifact: ``open_runner()`` loads it (timed), ``x`` is the input batch; with a ``frame``
+    (:class:`PhotoFrame`) each timed inference gets a newly preprocessed input, timed apart.
 
     Raises whatever ``open_runner`` or ``run`` raise (the backend turns them into one-line errors).
     """
@@ -177,13 +204,14 @@ def measure(
         for _ in range(config.warmup):
             runner.run(x)
             interrupts.check()
-        samples = _timed_loop(runner.run, x, config)
+        samples, pre = _timed_loop(runner.run, x, config, frame)
         rss_seen.append(rss_mb())
         name, version = runner.name, str(runner.version)
     finally:
         runner.close()
     peak = _peak_growth(base_rss, base_max, rss_seen)
-    return Measurement(name, version, samples, load_ms, first_ms, peak, temp_before, read_temp(), notes)
+    steps = getattr(frame, "steps", None) if frame is not None else None
+    return Measurement(name, version, samples, load_ms, first_ms, peak, temp_before, read_temp(), notes, pre, steps)
 
 
 def _peak_growth(base_rss: float | None, base_max: float, seen: list[float | None]) -> float | None:

@@ -39,13 +39,20 @@ class _State:
     def __init__(self) -> None:
         self.runners: dict[str, tuple[Any, Any]] = {}
         self.inputs: dict[str, Any] = {}
+        self.frames: dict[str, Any] = {}
+
+    def frame_for(self, path: str) -> Any:
+        """The artifact's :class:`~toolkit.profile.runner.PhotoFrame`: each timed slice preprocesses with it."""
+        if path not in self.frames:
+            from toolkit.profile.runner import PhotoFrame
+            from toolkit.runtimes import read_manifest
+
+            self.frames[path] = PhotoFrame(read_manifest(Path(path)))
+        return self.frames[path]
 
     def input_for(self, path: str) -> Any:
         if path not in self.inputs:
-            from toolkit.profile.runner import profile_input
-            from toolkit.runtimes import read_manifest
-
-            self.inputs[path] = profile_input(read_manifest(Path(path)))
+            self.inputs[path] = self.frame_for(path)()
         return self.inputs[path]
 
 
@@ -84,7 +91,7 @@ def _load(state: _State, items: list[tuple[str, str, int]], warmup: int) -> dict
         except Exception as e:
             out[key] = {"error": error_line(e)}
             continue
-        state.runners[key] = (runner, x)
+        state.runners[key] = (runner, x, state.frame_for(path))
         out[key] = {"runtime": runner.name, "version": str(runner.version)}
     return out
 
@@ -99,14 +106,14 @@ def _slice(state: _State, key: str, runs: int, duration_s: float | None, rewarm:
     from toolkit.profile.protocol import ProfileConfig
     from toolkit.profile.runner import _timed_loop
 
-    runner, x = state.runners[key]
+    runner, x, frame = state.runners[key]
     for _ in range(rewarm):
         runner.run(x)
     cfg = ProfileConfig(warmup=0, iterations=max(runs, 1), duration_s=duration_s)
     before = read_cpu()
-    samples = _timed_loop(runner.run, x, cfg)
+    samples, pre = _timed_loop(runner.run, x, cfg, frame)
     after = read_cpu()
-    return {"samples": samples, "before": before, "after": after}
+    return {"samples": samples, "preprocess": pre, "steps": frame.steps, "before": before, "after": after}
 
 
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:

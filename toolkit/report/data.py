@@ -43,6 +43,7 @@ class Row:
     first_inference_ms: float | None
     peak_memory_mb: float | None
     timestamp: str
+    preprocess_ms: float | None = None  # median per-frame preprocessing, timed beside each inference
     latency_source: str = "harness"  # or a cloud service's: service_samples, service_estimate (one number)
     low_ms: float = 0.0  # the stated interval (toolkit.profile.intervals.stated_interval): rounds ∪ bootstrap
     high_ms: float = 0.0
@@ -99,7 +100,8 @@ def _row(rec: Mapping[str, Any]) -> Row:
         ci95_high_ms=s["ci95_high_ms"], p90_ms=s["p90_ms"], mean_ms=s["mean_ms"], std_ms=s["std_ms"],
         min_ms=s["min_ms"], trimmed_mean_ms=s["trimmed_mean_ms"], load_ms=rec.get("load_ms"),
         first_inference_ms=rec.get("first_inference_ms"), peak_memory_mb=rec.get("peak_memory_mb"),
-        timestamp=rec["timestamp"], latency_source=rec.get("latency_source") or "harness",
+        timestamp=rec["timestamp"], preprocess_ms=(rec.get("preprocess") or {}).get("stats", {}).get("median_ms"),
+        latency_source=rec.get("latency_source") or "harness",
         low_ms=low, high_ms=high, se_log=se, dof=dof, flags=tuple(flags_of(rec)),
         autotuned=rec["config"].get("threads_chosen_by") == "autotune", artifact_file=a["file"], sha256=a.get("sha256"),
     )  # fmt: skip

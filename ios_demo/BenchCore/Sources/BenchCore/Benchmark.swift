@@ -5,10 +5,13 @@
 // monotonic clock (DispatchTime's uptime nanoseconds), never the wall clock, which can jump.
 //
 // The timed region is the backend's `run()` between two clock reads and nothing else. Everything the app
-// itself does is outside it: the input is encoded once, the backend turns it into its runtime's input
-// object once (`prepare`: an MLFeatureProvider over a pixel buffer or MLMultiArray, an ExecuTorch tensor
-// set as the method's input), and the output is read and decoded once after the loop. What the runtime's
-// own call does inside `run()` (Core ML's output provider, ExecuTorch's output value) is the runtime's cost.
+// itself does is outside it: the backend turns the first encoded frame into its runtime's input object once
+// (`prepare`: an MLFeatureProvider over a pixel buffer or MLMultiArray, an ExecuTorch tensor set as the
+// method's input), and the output is read and decoded once after the loop. What the runtime's own call does
+// inside `run()` (Core ML's output provider, ExecuTorch's output value) is the runtime's cost.
+//
+// Given an InputFrame, each warm-up and timed iteration first writes a new frame where the next `run()` reads
+// it (`writeInput`), timed apart as the frame's preprocessing; the inference samples are timed as without it.
 import Dispatch
 import Foundation
 
@@ -20,6 +23,12 @@ public protocol Backend: AnyObject {
     func load() throws
     /// Builds the runtime's input object from the encoded bytes, once, before any timing.
     func prepare(_ input: EncodedInput) throws
+    /// Makes the next `run()` read a new input: `encode` writes the whole input (the prepared spec's byteCount
+    /// bytes, its layout and dtype) into memory the backend hands it, and the backend then does what its
+    /// runtime needs to read those bytes (nothing when the runtime reads that memory on each run; ExecuTorch
+    /// copies a set input into the program's planned buffer, so it sets the input again). Part of the frame's
+    /// preprocessing time, never of `run()`.
+    func writeInput(_ encode: (UnsafeMutableRawBufferPointer) throws -> Void) throws
     /// One inference on the prepared input: the whole timed region.
     func run() throws
     /// The last inference's output as the runtime gave it; read after the timed loop.
@@ -42,6 +51,8 @@ public struct BenchmarkOutcome {
     public var latencyMs: [Double]
     public var stats: LatencyStats
     public var output: RawOutput
+    /// Each timed iteration's frame preprocessing, beside `latencyMs`; nil when the run had no frame.
+    public var preprocess: PreprocessRecord?
 }
 
 public enum BenchmarkError: Error, CustomStringConvertible {
@@ -76,8 +87,9 @@ public struct BenchmarkLoop {
         if let d = config.durationS, !(d > 0) { throw BenchmarkError.badConfig("duration must be > 0 seconds") }
     }
 
-    /// Loads the backend, prepares `input` once, then measures `run()` alone.
-    public func run(_ backend: Backend, input: EncodedInput) throws -> BenchmarkOutcome {
+    /// Loads the backend, prepares `input` once, then measures `run()` alone; with a `frame`, each warm-up
+    /// and timed iteration first writes a new frame into the backend's input, timed apart.
+    public func run(_ backend: Backend, input: EncodedInput, frame: InputFrame? = nil) throws -> BenchmarkOutcome {
         try validate()
         var start = clock.nanoseconds()
         try backend.load()
@@ -87,10 +99,15 @@ public struct BenchmarkLoop {
         start = clock.nanoseconds()
         try backend.run()
         let firstMs = elapsedMs(since: start)
-        for _ in 0 ..< config.warmup { try backend.run() }
+        for _ in 0 ..< config.warmup {
+            if let frame = frame { try backend.writeInput(frame.encode(into:)) }
+            try backend.run()
+        }
 
         var samples: [Double] = []
+        var preprocess: [Double] = []
         samples.reserveCapacity(config.durationS == nil ? config.iterations : 1024)
+        preprocess.reserveCapacity(frame == nil ? 0 : samples.capacity)
         let deadline = config.durationS.map { clock.nanoseconds() &+ UInt64($0 * 1e9) }
         while true {
             if let deadline = deadline {
@@ -98,12 +115,21 @@ public struct BenchmarkLoop {
             } else if samples.count >= config.iterations {
                 break
             }
+            if let frame = frame {
+                start = clock.nanoseconds()
+                try backend.writeInput(frame.encode(into:))
+                preprocess.append(elapsedMs(since: start))
+            }
             start = clock.nanoseconds()
             try backend.run()
             samples.append(elapsedMs(since: start))
         }
+        let record = try frame.map {
+            PreprocessRecord(latencyMs: preprocess, stats: try LatencyStats.summarize(preprocess), steps: $0.steps)
+        }
         return BenchmarkOutcome(loadMs: loadMs, firstInferenceMs: firstMs, latencyMs: samples,
-                                stats: try LatencyStats.summarize(samples), output: try backend.output())
+                                stats: try LatencyStats.summarize(samples), output: try backend.output(),
+                                preprocess: record)
     }
 
     /// The schema record for an outcome; the caller supplies device, artifact and temperatures.
@@ -117,7 +143,7 @@ public struct BenchmarkLoop {
                                artifact: artifact, config: cfg, latencyMs: outcome.latencyMs,
                                stats: outcome.stats, loadMs: outcome.loadMs,
                                firstInferenceMs: outcome.firstInferenceMs, peakMemoryMb: peakMemoryMb,
-                               temperatureC: temperatures, notes: notes)
+                               temperatureC: temperatures, notes: notes, preprocess: outcome.preprocess)
     }
 }
 

@@ -40,13 +40,15 @@ public struct ResultsFolder {
     }
 }
 
-/// A model in Documents/models/ that passed every check, with its input already encoded.
+/// A model in Documents/models/ that passed every check, with its first input encoded and the photo as a frame.
 public struct PreparedModel {
     public let url: URL
     public let manifest: ModelManifest
     public let kind: BackendKind
     public let sha256: String
     public let input: EncodedInput
+    /// The photo as the camera frame each iteration preprocesses again (the record's "preprocess").
+    public let frame: PhotoFrame
     public let decoder: OutputDecoder
     public let labels: [String]
 
@@ -66,7 +68,8 @@ public struct PreparedModel {
             throw ContractError("\(url.lastPathComponent) does not match its manifest (sha256 \(sha256.prefix(12))... "
                 + "vs \(manifest.artifact.sha256.prefix(12))...): copy the artifact and manifest of one export")
         }
-        input = try encoder.encode(photo: photo(), cropFraction: manifest.preprocessing.cropFraction)
+        frame = PhotoFrame(encoder: encoder, photo: try photo(), cropFraction: manifest.preprocessing.cropFraction)
+        input = try frame.encoded()
         self.url = url
         self.manifest = manifest
     }
@@ -124,7 +127,7 @@ public struct HeadlessBenchmark {
         if let cooldown = args.cooldownS, cooldown > 0 { platform.sleep(seconds: cooldown) }
         let before = platform.thermalState()
         let loop = BenchmarkLoop(config: args.runConfig, clock: clock)
-        let outcome = try loop.run(backend, input: model.input)
+        let outcome = try loop.run(backend, input: model.input, frame: model.frame)
         let after = platform.thermalState()
         let scores = try model.decoder.decode(outcome.output)
         guard scores.values.allSatisfy(\.isFinite) else {

@@ -120,12 +120,18 @@ public func resizeBilinear(_ image: RGBAImage, width outW: Int, height outH: Int
     return current
 }
 
+/// The size the short-side resize gives: short side resolution / crop_fraction (Python's round-half-even).
+public func resizedSize(width: Int, height: Int, resolution: Int, cropFraction: Double) -> (width: Int, height: Int) {
+    let short = Double(resolution) / cropFraction
+    let scale = short / Double(min(width, height))
+    return (max(resolution, Int((Double(width) * scale).rounded(.toNearestOrEven))),
+            max(resolution, Int((Double(height) * scale).rounded(.toNearestOrEven))))
+}
+
 /// Short side to resolution / crop_fraction (Python's round-half-even), then the centered square crop.
 public func resizeAndCenterCrop(_ image: RGBAImage, resolution: Int, cropFraction: Double) -> RGBAImage {
-    let short = Double(resolution) / cropFraction
-    let scale = short / Double(min(image.width, image.height))
-    let newW = max(resolution, Int((Double(image.width) * scale).rounded(.toNearestOrEven)))
-    let newH = max(resolution, Int((Double(image.height) * scale).rounded(.toNearestOrEven)))
+    let (newW, newH) = resizedSize(width: image.width, height: image.height, resolution: resolution,
+                                   cropFraction: cropFraction)
     let resized = resizeBilinear(image, width: newW, height: newH)
     let left = (newW - resolution) / 2
     let top = (newH - resolution) / 2

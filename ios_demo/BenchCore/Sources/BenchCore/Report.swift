@@ -113,6 +113,25 @@ public struct Temperatures: Codable, Equatable {
     }
 }
 
+/// The record's "preprocess" block: each timed iteration's frame preprocessing (resize, crop, normalize, write
+/// into the model's input; decode excluded), one per timed inference, with the same statistics as latency_ms.
+public struct PreprocessRecord: Codable, Equatable {
+    public var latencyMs: [Double]
+    public var stats: LatencyStats
+    public var steps: String?
+
+    enum CodingKeys: String, CodingKey {
+        case stats, steps
+        case latencyMs = "latency_ms"
+    }
+
+    public init(latencyMs: [Double], stats: LatencyStats, steps: String? = nil) {
+        self.latencyMs = latencyMs
+        self.stats = stats
+        self.steps = steps
+    }
+}
+
 public struct BenchmarkReport: Codable, Equatable {
     public var schemaVersion: Int = 1
     public var timestamp: String
@@ -127,9 +146,10 @@ public struct BenchmarkReport: Codable, Equatable {
     public var peakMemoryMb: Double?
     public var temperatureC: Temperatures?
     public var notes: [String]?
+    public var preprocess: PreprocessRecord?
 
     enum CodingKeys: String, CodingKey {
-        case timestamp, device, runtime, artifact, config, stats, notes
+        case timestamp, device, runtime, artifact, config, stats, notes, preprocess
         case schemaVersion = "schema_version"
         case latencyMs = "latency_ms"
         case loadMs = "load_ms"
@@ -141,7 +161,7 @@ public struct BenchmarkReport: Codable, Equatable {
     public init(timestamp: Date = Date(), device: DeviceInfo, runtime: RuntimeInfo, artifact: ArtifactInfo,
                 config: RunConfig, latencyMs: [Double], stats: LatencyStats, loadMs: Double? = nil,
                 firstInferenceMs: Double? = nil, peakMemoryMb: Double? = nil, temperatureC: Temperatures? = nil,
-                notes: [String]? = nil) {
+                notes: [String]? = nil, preprocess: PreprocessRecord? = nil) {
         self.timestamp = BenchmarkReport.iso8601(timestamp)
         self.device = device
         self.runtime = runtime
@@ -154,6 +174,7 @@ public struct BenchmarkReport: Codable, Equatable {
         self.peakMemoryMb = peakMemoryMb
         self.temperatureC = temperatureC
         self.notes = notes
+        self.preprocess = preprocess
     }
 
     /// ISO 8601 UTC with a Z suffix, like the host profiler's timestamps.

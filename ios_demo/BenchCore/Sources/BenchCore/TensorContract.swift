@@ -136,6 +136,41 @@ extension TensorSpec {
     }
 }
 
+extension TensorSpec {
+    /// The sizes an ExecuTorch tensor declares for this image input: logical (N, C, H, W) in either layout.
+    /// MethodMeta reports these whatever the program's dim order, and Method::set_input resizes the program's
+    /// input to the given tensor's sizes (checking dtype and sizes, never dim order) before copying its bytes as
+    /// they are. So a channels-last program (the manifest's nhwc, memory shape [N, H, W, C]) takes [N, C, H, W]
+    /// over NHWC bytes, and feeding it the manifest's memory shape is refused.
+    public func executorchSizes() throws -> [Int] {
+        switch layout {
+        case .nchw?: return shape
+        case .nhwc? where shape.count == 4: return [shape[0], shape[3], shape[1], shape[2]]
+        default: throw ContractError("input layout '\(layout?.rawValue ?? "none")' has no ExecuTorch sizes; "
+            + "an ExecuTorch program takes nchw or nhwc")
+        }
+    }
+
+    /// The dim order of those bytes, as ExecuTorch states it: (0, 1, 2, 3) for NCHW, (0, 2, 3, 1) channels-last.
+    public func executorchDimOrder() throws -> [Int] {
+        _ = try executorchSizes()
+        return layout == .nhwc ? [0, 2, 3, 1] : [0, 1, 2, 3]
+    }
+
+    /// Refuses a program whose input is not this spec, from its MethodMeta (sizes and dim order; an empty dim
+    /// order is ExecuTorch's default, contiguous). A channels-last program read as NCHW bytes, or the reverse,
+    /// would run and give wrong scores, so the dim order is checked too, though the runtime does not.
+    public func checkExecuTorchInput(sizes: [Int], dimOrder: [Int], file: String) throws {
+        let want = try executorchSizes(), wantOrder = try executorchDimOrder()
+        let order = dimOrder.isEmpty ? Array(0 ..< sizes.count) : dimOrder
+        guard sizes == want, order == wantOrder else {
+            throw ContractError("\(file) takes an input of sizes \(sizes) in dim order \(order), but its manifest's "
+                + "\(layout?.rawValue ?? "?") input \(shape) is sizes \(want) in dim order \(wantOrder): "
+                + "copy the artifact and manifest of one export")
+        }
+    }
+}
+
 /// Which runtime runs an artifact on the phone, chosen by the manifest's target.
 public enum BackendKind: String, CaseIterable {
     case coreml, executorch

@@ -12,9 +12,11 @@ final class DenseBackend: Backend {
     let classes: Int
     private var weights: [Float] = []
     private var input: [Float] = []
+    private var inputBytes: [UInt8] = []  // the runtime's own input memory, which frames are written into
     private var logits: [Float]
     private(set) var loads = 0
     private(set) var prepares = 0
+    private(set) var writes = 0
     private(set) var runs = 0
 
     init(classes: Int) {
@@ -33,7 +35,15 @@ final class DenseBackend: Backend {
             throw BenchmarkError.backendFailed("takes float32 \(Self.inputShape), got \(encoded.spec.dtype) \(encoded.spec.shape)")
         }
         prepares += 1
-        input = floats(encoded.bytes)
+        inputBytes = encoded.bytes
+        input = floats(inputBytes)
+    }
+
+    func writeInput(_ encode: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        guard !inputBytes.isEmpty else { throw BenchmarkError.backendFailed("not prepared") }
+        writes += 1
+        try inputBytes.withUnsafeMutableBytes { try encode($0) }
+        input = floats(inputBytes)  // like ExecuTorch's set_input: the runtime reads its own copy
     }
 
     func run() throws {
@@ -75,6 +85,29 @@ func denseInput() throws -> EncodedInput {
         .encode(photo: gradientImage(width: 40, height: 30), cropFraction: 0.875)
 }
 
+/// A scripted camera frame: the dense input with value 0 set to the frame's number; takes 0.5 ms of the clock.
+final class CountingFrame: InputFrame {
+    let base: [UInt8]
+    let clock: SteppingClock
+    private(set) var frames = 0
+    private(set) var last: [UInt8] = []
+    let steps = "scripted"
+
+    init(base: EncodedInput, clock: SteppingClock) {
+        self.base = base.bytes
+        self.clock = clock
+    }
+
+    func encode(into destination: UnsafeMutableRawBufferPointer) throws {
+        frames += 1
+        var bytes = base
+        bytes.withUnsafeMutableBytes { $0.storeBytes(of: Float(frames).bitPattern, as: UInt32.self) }
+        bytes.withUnsafeBytes { destination.copyMemory(from: $0) }
+        last = bytes
+        clock.now += 500_000
+    }
+}
+
 final class BenchmarkLoopTests: XCTestCase {
     func testLoopPreparesOnceAndTimesOnlyRuns() throws {
         let backend = DenseBackend(classes: 10)
@@ -96,6 +129,50 @@ final class BenchmarkLoopTests: XCTestCase {
         XCTAssertEqual(outcome.loadMs, 1.5)
         XCTAssertEqual(outcome.firstInferenceMs, 1.5)
         XCTAssertEqual(outcome.latencyMs, [1.5, 1.5, 1.5, 1.5, 1.5])
+    }
+
+    func testEachIterationPreprocessesAFrameTimedApartFromItsInference() throws {
+        let clock = SteppingClock(stepNanoseconds: 1_000_000)
+        let first = try denseInput()
+        let frame = CountingFrame(base: first, clock: clock)
+        let backend = DenseBackend(classes: 4)
+        let outcome = try BenchmarkLoop(config: RunConfig(warmup: 2, iterations: 3), clock: clock)
+            .run(backend, input: first, frame: frame)
+        XCTAssertEqual(frame.frames, 2 + 3)  // every warm-up and timed run gets a new frame; the first run none
+        XCTAssertEqual(backend.writes, 2 + 3)
+        XCTAssertEqual(outcome.latencyMs, [1, 1, 1])  // exactly what it is without frames
+        XCTAssertEqual(outcome.preprocess?.latencyMs, [1.5, 1.5, 1.5])
+        XCTAssertEqual(outcome.preprocess?.stats, try LatencyStats.summarize([1.5, 1.5, 1.5]))
+        XCTAssertEqual(outcome.preprocess?.steps, "scripted")
+        // the last inference read the last frame, not the bound first one
+        let reference = DenseBackend(classes: 4)
+        try reference.load()
+        try reference.prepare(EncodedInput(spec: first.spec, bytes: frame.last))
+        try reference.run()
+        XCTAssertEqual(outcome.output, try reference.output())
+        try reference.prepare(first)
+        try reference.run()
+        XCTAssertNotEqual(outcome.output, try reference.output())
+
+        let timed = try BenchmarkLoop(config: RunConfig(warmup: 0, iterations: 1, durationS: 0.030), clock: clock)
+            .run(DenseBackend(classes: 4), input: first, frame: frame)
+        XCTAssertEqual(timed.preprocess?.latencyMs.count, timed.latencyMs.count)
+        XCTAssertNil(try BenchmarkLoop(config: RunConfig(warmup: 0, iterations: 2)).run(DenseBackend(classes: 4), input: first).preprocess)
+    }
+
+    func testAPhotoFrameRewritesTheWholeInputEachTime() throws {
+        let spec = TensorSpec(dtype: .float16, shape: [1, 16, 16, 3], layout: .nhwc)
+        let encoder = try InputEncoder(spec: spec, resolution: 16, preprocessing: PreprocessingSpec())
+        let photo = gradientImage(width: 40, height: 30)
+        let frame = PhotoFrame(encoder: encoder, photo: photo, cropFraction: 0.875)
+        var dirty = [UInt8](repeating: 0x5A, count: spec.byteCount)
+        try dirty.withUnsafeMutableBytes { try frame.encode(into: $0) }
+        XCTAssertEqual(dirty, try encoder.encode(photo: photo, cropFraction: 0.875).bytes)
+        XCTAssertEqual(try frame.encoded().bytes, dirty)
+        XCTAssertEqual(frame.steps, "resize 40x30 to 24x18 (bilinear), crop 16, normalize, write float16 nhwc")
+        let image = TensorSpec(dtype: .uint8, shape: [1, 3, 16, 16], layout: .image)
+        XCTAssertEqual(PhotoFrame.steps(width: 451, height: 300, spec: image, resolution: 64, cropFraction: 0.875),
+                       "resize 451x300 to 110x73 (bilinear), crop 64, write uint8 image")
     }
 
     func testDurationModeRunsUntilTheDeadline() throws {
@@ -237,6 +314,30 @@ final class ContractTests: XCTestCase {
         XCTAssertEqual(halfBits(1 + 0x1p-11), 0x3C00)  // a tie rounds to even
         XCTAssertEqual(halfBits(65520), 0x7C00)  // overflow is infinity
         XCTAssertTrue(floatFromHalfBits(halfBits(.nan)).isNaN)
+    }
+
+    func testExecuTorchSizesAreLogicalNCHWInEitherLayout() throws {
+        let nhwc = TensorSpec(dtype: .float32, shape: [1, 32, 48, 3], layout: .nhwc)
+        let nchw = TensorSpec(dtype: .float16, shape: [1, 3, 32, 48], layout: .nchw)
+        XCTAssertEqual(try nhwc.executorchSizes(), [1, 3, 32, 48])
+        XCTAssertEqual(try nhwc.executorchDimOrder(), [0, 2, 3, 1])
+        XCTAssertEqual(try nchw.executorchSizes(), [1, 3, 32, 48])
+        XCTAssertEqual(try nchw.executorchDimOrder(), [0, 1, 2, 3])
+        let image = TensorSpec(dtype: .uint8, shape: [1, 3, 32, 32], layout: .image)
+        XCTAssertThrowsError(try image.executorchSizes()) {
+            XCTAssertEqual("\($0)", "input layout 'image' has no ExecuTorch sizes; an ExecuTorch program takes nchw or nhwc")
+        }
+        XCTAssertThrowsError(try TensorSpec(dtype: .float32, shape: [1, 10]).executorchDimOrder())
+        // the program's MethodMeta against the manifest: sizes and dim order both
+        XCTAssertNoThrow(try nhwc.checkExecuTorchInput(sizes: [1, 3, 32, 48], dimOrder: [0, 2, 3, 1], file: "m.pte"))
+        XCTAssertNoThrow(try nchw.checkExecuTorchInput(sizes: [1, 3, 32, 48], dimOrder: [], file: "m.pte"))
+        XCTAssertThrowsError(try nhwc.checkExecuTorchInput(sizes: [1, 3, 32, 48], dimOrder: [0, 1, 2, 3], file: "m.pte")) {
+            XCTAssertEqual("\($0)", "m.pte takes an input of sizes [1, 3, 32, 48] in dim order [0, 1, 2, 3], but its "
+                + "manifest's nhwc input [1, 32, 48, 3] is sizes [1, 3, 32, 48] in dim order [0, 2, 3, 1]: "
+                + "copy the artifact and manifest of one export")
+        }
+        XCTAssertThrowsError(try nhwc.checkExecuTorchInput(sizes: [1, 32, 48, 3], dimOrder: [0, 2, 3, 1], file: "m.pte"))
+        XCTAssertThrowsError(try nchw.checkExecuTorchInput(sizes: [1, 3, 32, 48], dimOrder: [0, 2, 3, 1], file: "m.pte"))
     }
 
     func testManifestSpecsAreRefusedWithOneLine() throws {

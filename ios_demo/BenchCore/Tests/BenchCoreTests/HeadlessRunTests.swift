@@ -81,7 +81,11 @@ final class HeadlessRunTests: XCTestCase {
         XCTAssertTrue(report.notes?.contains { $0.hasPrefix("top-1 on the sample photo: label_") } ?? false, "\(report.notes ?? [])")
         XCTAssertEqual(platform.slept, [0.5])
         let backend = try XCTUnwrap(platform.backends.first)
-        XCTAssertEqual([backend.loads, backend.prepares, backend.runs], [1, 1, 1 + 2 + 7])
+        XCTAssertEqual([backend.loads, backend.prepares, backend.writes, backend.runs], [1, 1, 2 + 7, 1 + 2 + 7])
+        let preprocess = try XCTUnwrap(report.preprocess)
+        XCTAssertEqual(preprocess.latencyMs.count, 7)  // one per timed inference
+        XCTAssertEqual(preprocess.stats, try LatencyStats.summarize(preprocess.latencyMs))
+        XCTAssertEqual(preprocess.steps, "resize 40x30 to 24x18 (bilinear), crop 16, normalize, write float32 nchw")
         XCTAssertFalse(FileManager.default.fileExists(atPath: results.appendingPathComponent("r1.error.txt").path))
         if let out = outputDirectory() {
             try Data(contentsOf: results.appendingPathComponent("r1.json")).write(to: out.appendingPathComponent("headless_report.json"))

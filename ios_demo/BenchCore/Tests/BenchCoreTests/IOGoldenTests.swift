@@ -15,6 +15,12 @@ struct IOGolden: Decodable {
         var preprocessing: PreprocessingSpec
     }
 
+    struct ExecuTorchInput: Decodable {
+        var sizes: [Int]?
+        var dim_order: [Int]?
+        var error: String?
+    }
+
     struct EncodeCase: Decodable {
         var name: String
         var view: View
@@ -22,6 +28,8 @@ struct IOGolden: Decodable {
         var expected_sha256: String
         var expected_bytes: Int
         var backend: String
+        var steps: String
+        var executorch: ExecuTorchInput
     }
 
     struct Raw: Decodable {
@@ -69,6 +77,7 @@ struct IOGolden: Decodable {
     }
 
     var regenerate: String
+    var photo_size: [Int]
     var crops: [String: String]
     var encode: [EncodeCase]
     var decode: [DecodeCase]
@@ -111,6 +120,28 @@ final class IOGoldenTests: XCTestCase {
             computed[c.name] = Data(encoded.bytes).base64EncodedString()
         }
         try writeOutput(computed, "io_encode_swift.json")
+    }
+
+    /// The record's frame description and the ExecuTorch tensor (logical sizes, dim order, or the refusal) are
+    /// the fake app's, which tests/test_ios_device.py runs against real exports.
+    func testFrameStepsAndExecuTorchSizesEqualPythonForEveryKind() throws {
+        for c in golden.encode {
+            let r = c.view.variant.resolution
+            let spec = try TensorSpec.input(c.view.input, resolution: r)
+            XCTAssertEqual(PhotoFrame.steps(width: golden.photo_size[0], height: golden.photo_size[1], spec: spec,
+                                            resolution: r, cropFraction: c.view.preprocessing.cropFraction),
+                           c.steps, c.name)
+            if let error = c.executorch.error {
+                XCTAssertThrowsError(try spec.executorchSizes(), c.name) { XCTAssertEqual("\($0)", error) }
+                XCTAssertThrowsError(try spec.executorchDimOrder(), c.name)
+            } else {
+                XCTAssertEqual(try spec.executorchSizes(), c.executorch.sizes, c.name)
+                XCTAssertEqual(try spec.executorchDimOrder(), c.executorch.dim_order, c.name)
+            }
+        }
+        XCTAssertTrue(golden.encode.contains { $0.backend == "executorch" && $0.view.input.layout == "nhwc" })
+        XCTAssertTrue(golden.encode.contains { $0.backend == "executorch" && $0.view.input.layout == "nchw" })
+        XCTAssertTrue(golden.encode.contains { $0.executorch.error != nil })  // Core ML's image input
     }
 
     func testDecodedOutputEqualsPythonForEveryKind() throws {

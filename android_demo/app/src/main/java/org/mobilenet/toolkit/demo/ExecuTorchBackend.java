@@ -12,7 +12,8 @@ import org.pytorch.executorch.Tensor;
 /**
  * ExecuTorch (.pte, XNNPACK-delegated by the exporter) behind the benchmark loop's Backend. The input
  * Tensor is built once over the core's direct buffer (not copied: ExecuTorch reads the buffer on each
- * forward) with the manifest's dtype: FloatBuffer for float32, ShortBuffer for float16, ByteBuffer for
+ * forward) with the logical NCHW sizes ({@link TensorSpec#nchwSizes}: a channels-last program reads the
+ * same buffer as NHWC) and the manifest's dtype: FloatBuffer for float32, ShortBuffer for float16, ByteBuffer for
  * int8, fromBlobUnsigned for uint8. ExecuTorch's Java API does not expose a method's input types, so
  * a dtype the program does not take is refused by the runtime on the first forward ("Input 0 has
  * unexpected scalar type"). Module.forward allocates its result EValues inside the runtime; nothing
@@ -56,19 +57,20 @@ final class ExecuTorchBackend implements Backend {
   public void bind(ByteBuffer input, TensorSpec in, TensorSpec out) {
     ByteBuffer b = input.duplicate().order(ByteOrder.nativeOrder());
     b.rewind(); // views start at the position
+    long[] sizes = in.nchwSizes(); // logical sizes; an nhwc manifest means a channels-last program, same bytes
     Tensor t;
     switch (in.dtype) {
       case "float32":
-        t = Tensor.fromBlob(b.asFloatBuffer(), in.shape);
+        t = Tensor.fromBlob(b.asFloatBuffer(), sizes);
         break;
       case "float16":
-        t = Tensor.fromBlob(b.asShortBuffer(), in.shape);
+        t = Tensor.fromBlob(b.asShortBuffer(), sizes);
         break;
       case "int8":
-        t = Tensor.fromBlob(b, in.shape);
+        t = Tensor.fromBlob(b, sizes);
         break;
       case "uint8":
-        t = Tensor.fromBlobUnsigned(b, in.shape);
+        t = Tensor.fromBlobUnsigned(b, sizes);
         break;
       default:
         throw new IllegalArgumentException("ExecuTorch input dtype " + in.dtype + " is not supported by the app");

@@ -8,8 +8,13 @@ import java.util.Arrays;
  * The measurement protocol of {@code toolkit/profile/protocol.py}, on the phone: optional cooldown,
  * load (timed), bind the input built once, first inference (timed separately: it includes lazy init
  * and delegate compilation), {@code warmup} untimed runs, then {@code iterations} timed runs, or as
- * many as fit in {@code durationS} when that is set. Inside the timed loop nothing is allocated and
+ * many as fit in {@code durationS} when that is set. Inside each timed inference nothing is allocated and
  * nothing is copied by the app: each sample is one {@link Backend#run} on the bound buffer.
+ *
+ * <p>Given a {@link Frame}, each warm-up and timed iteration first writes a new frame into the bound input
+ * buffer (resize, normalize, write: what a camera app does before every inference), timed on its own
+ * ({@link Result#preprocessMs}), then times the inference exactly as without it. Sample {@code i} of both is
+ * one frame from camera pixels to scores.
  */
 public final class BenchmarkLoop {
   private BenchmarkLoop() {}
@@ -59,11 +64,22 @@ public final class BenchmarkLoop {
         }
       };
 
+  /** One frame's preprocessing: writes the next input into the bound buffer, in its layout and dtype. */
+  public interface Frame {
+    void encode(ByteBuffer input);
+
+    /** What {@link #encode} does, for the record (e.g. "resize 640x480 to 146x146, crop 128, ..."). */
+    String steps();
+  }
+
   /** What one run measured; times in milliseconds. */
   public static final class Result {
     public double loadMs;
     public double firstInferenceMs;
     public double[] latenciesMs;
+    /** Each timed iteration's preprocessing, beside {@link #latenciesMs}; null when no frame was given. */
+    public double[] preprocessMs;
+    public String preprocessSteps;
     /** A copy of the first inference's raw output (native order). */
     public ByteBuffer firstOutput;
   }
@@ -81,6 +97,12 @@ public final class BenchmarkLoop {
 
   public static Result run(Backend backend, String modelPath, ByteBuffer input, TensorSpec in, TensorSpec out,
       Config cfg, Clock clock) throws StageException, InterruptedException {
+    return run(backend, modelPath, input, in, out, null, cfg, clock);
+  }
+
+  /** As above; with a {@code frame}, each iteration preprocesses a new frame into {@code input} first. */
+  public static Result run(Backend backend, String modelPath, ByteBuffer input, TensorSpec in, TensorSpec out,
+      Frame frame, Config cfg, Clock clock) throws StageException, InterruptedException {
     cfg.validate();
     if (cfg.cooldownS > 0) {
       clock.sleepMs((long) (cfg.cooldownS * 1000.0));
@@ -99,9 +121,17 @@ public final class BenchmarkLoop {
       r.firstInferenceMs = ms(clock.nanoTime() - t0);
       r.firstOutput = copy(backend.output(), out.nbytes());
       for (int i = 0; i < cfg.warmup; i++) {
+        if (frame != null) {
+          frame.encode(input);
+        }
         backend.run();
       }
-      r.latenciesMs = cfg.durationS > 0 ? timeFor(backend, cfg.durationS, clock) : timeN(backend, cfg.iterations, clock);
+      Samples t = cfg.durationS > 0
+          ? timeFor(backend, frame, input, cfg.durationS, clock)
+          : timeN(backend, frame, input, cfg.iterations, clock);
+      r.latenciesMs = t.inference;
+      r.preprocessMs = t.preprocess;
+      r.preprocessSteps = frame == null ? null : frame.steps();
     } catch (InterruptedException e) {
       throw e;
     } catch (Exception | LinkageError e) { // NoClassDefFoundError: a runtime class missing from the build
@@ -110,33 +140,64 @@ public final class BenchmarkLoop {
     return r;
   }
 
-  private static double[] timeN(Backend backend, int n, Clock clock) throws Exception {
+  /** Inference samples, and the preprocessing before each (null without a frame). */
+  private static final class Samples {
+    double[] inference;
+    double[] preprocess;
+  }
+
+  private static Samples timeN(Backend backend, Frame frame, ByteBuffer input, int n, Clock clock) throws Exception {
     double[] lat = new double[n];
+    double[] pre = frame == null ? null : new double[n];
     for (int i = 0; i < n; i++) {
+      if (frame != null) {
+        long p = clock.nanoTime();
+        frame.encode(input);
+        pre[i] = ms(clock.nanoTime() - p);
+      }
       long s = clock.nanoTime();
       backend.run();
       lat[i] = ms(clock.nanoTime() - s);
     }
-    return lat;
+    Samples out = new Samples();
+    out.inference = lat;
+    out.preprocess = pre;
+    return out;
   }
 
-  private static double[] timeFor(Backend backend, double seconds, Clock clock) throws Exception {
+  private static Samples timeFor(Backend backend, Frame frame, ByteBuffer input, double seconds, Clock clock)
+      throws Exception {
     double[] buf = new double[4096]; // grown (outside any timed interval) only past 4096 samples
+    double[] pre = new double[frame == null ? 0 : buf.length];
     int n = 0;
     long end = clock.nanoTime() + (long) (seconds * 1e9);
     while (true) {
+      double p = 0;
+      if (frame != null) {
+        long ps = clock.nanoTime();
+        frame.encode(input);
+        p = ms(clock.nanoTime() - ps);
+      }
       long s = clock.nanoTime();
       backend.run();
       long e = clock.nanoTime();
       if (n == buf.length) {
         buf = Arrays.copyOf(buf, n * 2);
+        pre = frame == null ? pre : Arrays.copyOf(pre, n * 2);
       }
-      buf[n++] = ms(e - s);
+      buf[n] = ms(e - s);
+      if (frame != null) {
+        pre[n] = p;
+      }
+      n++;
       if (e >= end) {
         break;
       }
     }
-    return Arrays.copyOf(buf, n);
+    Samples out = new Samples();
+    out.inference = Arrays.copyOf(buf, n);
+    out.preprocess = frame == null ? null : Arrays.copyOf(pre, n);
+    return out;
   }
 
   private static ByteBuffer copy(ByteBuffer raw, int nbytes) {

@@ -47,7 +47,9 @@ public final class HeadlessBenchmark {
       stage = "input";
       TensorCodec.checkFeedable(mf.inputSpec, mf.resolution); // before decoding: a cheap refusal first
       Platform.Photo photo = p.decodePhoto(image == null ? null : args.imagePath);
-      ByteBuffer input = TensorCodec.encodePhoto(mf, photo.argb, photo.width, photo.height);
+      BenchmarkLoop.Frame frame = TensorCodec.photoFrame(mf, photo.argb, photo.width, photo.height);
+      ByteBuffer input = TensorCodec.allocate(mf.inputSpec);
+      frame.encode(input); // the first frame, bound before the loop; each timed iteration writes a new one
       JsonReport report = new JsonReport();
       report.device.putAll(p.deviceInfo());
       report.temperatureBefore = p.batteryTemperatureC();
@@ -57,7 +59,8 @@ public final class HeadlessBenchmark {
           + ", input " + mf.inputSpec + ", output " + mf.outputSpec);
       BenchmarkLoop.Result r;
       try {
-        r = BenchmarkLoop.run(backend, model.getPath(), input, mf.inputSpec, mf.outputSpec, args.config, p.clock());
+        r = BenchmarkLoop.run(backend, model.getPath(), input, mf.inputSpec, mf.outputSpec, frame, args.config,
+            p.clock());
       } catch (BenchmarkLoop.StageException e) {
         stage = e.stage;
         throw e.getCause();

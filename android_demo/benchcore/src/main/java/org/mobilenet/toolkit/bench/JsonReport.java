@@ -80,6 +80,15 @@ public final class JsonReport {
     m.put("config", cfg);
     m.put("latency_ms", result.latenciesMs);
     m.put("stats", Stats.summarize(result.latenciesMs).toMap());
+    if (result.preprocessMs != null) { // the frame's preprocessing, timed beside each inference
+      Map<String, Object> pre = new LinkedHashMap<String, Object>();
+      pre.put("latency_ms", result.preprocessMs);
+      pre.put("stats", Stats.summarize(result.preprocessMs).toMap());
+      if (result.preprocessSteps != null) {
+        pre.put("steps", result.preprocessSteps);
+      }
+      m.put("preprocess", pre);
+    }
     m.put("load_ms", Double.valueOf(result.loadMs));
     m.put("first_inference_ms", Double.valueOf(result.firstInferenceMs));
     m.put("peak_memory_mb", peakMemoryMb);

@@ -52,10 +52,34 @@ public final class TensorCodec {
    */
   public static ByteBuffer encodePhoto(ModelManifest mf, int[] argb, int width, int height) {
     checkFeedable(mf.inputSpec, mf.resolution);
-    Preprocess prep = mf.preprocess();
     ByteBuffer input = allocate(mf.inputSpec);
-    encodePixels(prep.resizeAndCrop(argb, width, height), prep.mean, prep.std, mf.inputSpec, input);
+    photoFrame(mf, argb, width, height).encode(input);
     return input;
+  }
+
+  /**
+   * The per-frame preprocessing of a decoded photo ({@link BenchmarkLoop.Frame}): resize and center-crop
+   * per the manifest, normalize, write into the given input buffer in the input's layout and dtype. What a
+   * camera app does before each inference; the benchmark times it beside every timed inference.
+   */
+  public static BenchmarkLoop.Frame photoFrame(final ModelManifest mf, final int[] argb, final int width,
+      final int height) {
+    checkFeedable(mf.inputSpec, mf.resolution);
+    final Preprocess prep = mf.preprocess();
+    int[] size = prep.resizedSize(width, height);
+    final String steps = "resize " + width + "x" + height + " to " + size[0] + "x" + size[1] + " (bilinear), crop "
+        + mf.resolution + ", normalize, write " + mf.inputSpec.dtype + " " + mf.inputSpec.layout;
+    return new BenchmarkLoop.Frame() {
+      @Override
+      public void encode(ByteBuffer input) {
+        encodePixels(prep.resizeAndCrop(argb, width, height), prep.mean, prep.std, mf.inputSpec, input);
+      }
+
+      @Override
+      public String steps() {
+        return steps;
+      }
+    };
   }
 
   /**

@@ -107,6 +107,24 @@ public final class TensorSpec {
     return new TensorSpec(dtype, shape, layout, scale, zeroPoint);
   }
 
+  /**
+   * The logical (N, C, H, W) sizes of an image input in either layout. ExecuTorch tensors declare these
+   * whatever the program's dim order: a channels-last program (dim order 0, 2, 3, 1, the manifest's
+   * {@code nhwc}) takes sizes [1, 3, H, W] over NHWC bytes. Its Java API builds only contiguous tensors
+   * (no dim order), and the runtime copies an input's bytes as they are into the program's own input
+   * tensor (method.cpp set_input checks dtype and sizes, not dim order), so the NHWC buffer is handed over
+   * unchanged with these sizes.
+   */
+  public long[] nchwSizes() {
+    if ("nchw".equals(layout)) {
+      return shape.clone();
+    }
+    if (!"nhwc".equals(layout) || shape.length != 4) {
+      throw new IllegalArgumentException("input layout '" + layout + "' has no NCHW sizes; the app feeds nchw or nhwc");
+    }
+    return new long[] {shape[0], shape[3], shape[1], shape[2]};
+  }
+
   public boolean isInteger() {
     return dtype.equals("int8") || dtype.equals("uint8");
   }

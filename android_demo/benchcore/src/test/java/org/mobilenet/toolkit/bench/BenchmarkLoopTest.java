@@ -159,4 +159,50 @@ class BenchmarkLoopTest {
         () -> BenchmarkLoop.run(missing, "m", input(0f, 0f), IN, OUT, new BenchmarkLoop.Config(), clock));
     assertEquals("load", e.stage);
   }
+
+  /** Writes (frame number, 1) into the bound buffer and takes 0.5 ms: a scripted camera frame. */
+  static final class CountingFrame implements BenchmarkLoop.Frame {
+    final FakeClock clock;
+    int frames;
+
+    CountingFrame(FakeClock clock) {
+      this.clock = clock;
+    }
+
+    @Override
+    public void encode(ByteBuffer input) {
+      frames++;
+      input.putFloat(0, frames).putFloat(4, 1f);
+      clock.now += 500000L;
+    }
+
+    @Override
+    public String steps() {
+      return "scripted";
+    }
+  }
+
+  @Test
+  void eachTimedIterationPreprocessesAFrameTimedApartFromItsInference() throws Exception {
+    FakeClock clock = new FakeClock();
+    SummingBackend b = new SummingBackend(clock);
+    CountingFrame frame = new CountingFrame(clock);
+    BenchmarkLoop.Config c = new BenchmarkLoop.Config();
+    c.warmup = 2;
+    c.iterations = 3;
+    ByteBuffer in = input(1f, 2f);
+    BenchmarkLoop.Result r = BenchmarkLoop.run(b, "m.pte", in, IN, OUT, frame, c, clock);
+    assertEquals(2 + 3, frame.frames); // warm-up and timed iterations each get a new frame; the first run none
+    assertArrayEquals(new double[] {0.5, 0.5, 0.5}, r.preprocessMs, 1e-9);
+    // the inference samples are exactly what they are without a frame: runs 4..6, 1 ms + runs * 1 us
+    assertArrayEquals(new double[] {1.004, 1.005, 1.006}, r.latenciesMs, 1e-9);
+    assertArrayEquals(new float[] {4f, -3f}, TensorCodec.decode(r.firstOutput, OUT), 0f); // the bound first frame
+    assertEquals(6f, b.out.getFloat(0) - b.runs, 0f); // the last run read the last frame: 5 + 1
+    assertEquals("scripted", r.preprocessSteps);
+    c.durationS = 0.0105;
+    BenchmarkLoop.Result timed = BenchmarkLoop.run(new SummingBackend(clock), "m.pte", in, IN, OUT, frame, c, clock);
+    assertEquals(timed.latenciesMs.length, timed.preprocessMs.length);
+    BenchmarkLoop.Result none = BenchmarkLoop.run(new SummingBackend(clock), "m.pte", in, IN, OUT, c, clock);
+    assertEquals(null, none.preprocessMs);
+  }
 }

@@ -46,6 +46,19 @@ class JsonReportTest {
   }
 
   @Test
+  @SuppressWarnings("unchecked")
+  void preprocessingIsReportedBesideInferenceOnlyWhenMeasured() {
+    JsonReport r = sample();
+    assertEquals(null, ((Map<String, Object>) Json.parse(r.toJson())).get("preprocess"));
+    r.result.preprocessMs = new double[] {0.5, 0.25, 0.75};
+    r.result.preprocessSteps = "resize 96x64 to 55x36, crop 32, normalize, write float32 nhwc";
+    Map<String, Object> pre = (Map<String, Object>) ((Map<String, Object>) Json.parse(r.toJson())).get("preprocess");
+    assertEquals(3, ((List<Object>) pre.get("latency_ms")).size());
+    assertEquals(0.5, (Double) ((Map<String, Object>) pre.get("stats")).get("median_ms"), 0.0);
+    assertEquals(r.result.preprocessSteps, pre.get("steps"));
+  }
+
+  @Test
   void refusesAnEmptyMeasurement() {
     JsonReport r = sample();
     r.result.latenciesMs = new double[0];

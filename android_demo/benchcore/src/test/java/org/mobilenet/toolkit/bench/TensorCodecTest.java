@@ -89,4 +89,32 @@ class TensorCodecTest {
     assertThrows(IllegalArgumentException.class, () -> spec("int8", "nchw", null, null, 1, 3));
     assertThrows(IllegalArgumentException.class, () -> spec("int4", "nchw", null, null, 1, 3));
   }
+
+  @Test
+  void executorchSizesAreLogicalNchwInEitherLayout() {
+    assertArrayEquals(new long[] {1, 3, 32, 48}, spec("float32", "nhwc", null, null, 1, 32, 48, 3).nchwSizes());
+    assertArrayEquals(new long[] {1, 3, 32, 48}, spec("float16", "nchw", null, null, 1, 3, 32, 48).nchwSizes());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> spec("uint8", "image", 1.0, 0, 1, 32, 32, 3).nchwSizes());
+    assertTrue(e.getMessage().contains("input layout 'image' has no NCHW sizes"), e.getMessage());
+  }
+
+  @Test
+  void aPhotoFrameRewritesTheWholeInputEachTime() {
+    ModelManifest mf = ModelManifest.parse(ModelManifestTest.MANIFEST);
+    int[] argb = new int[40 * 30];
+    for (int i = 0; i < argb.length; i++) {
+      argb[i] = 0xFF000000 | ((i * 7919) & 0xFFFFFF); // varied pixels, so a stale byte would show
+    }
+    BenchmarkLoop.Frame frame = TensorCodec.photoFrame(mf, argb, 40, 30);
+    ByteBuffer once = TensorCodec.encodePhoto(mf, argb, 40, 30);
+    ByteBuffer dirty = TensorCodec.allocate(mf.inputSpec);
+    for (int i = 0; i < dirty.capacity(); i++) {
+      dirty.put(i, (byte) 0x5A);
+    }
+    frame.encode(dirty);
+    assertEquals(once, dirty); // every byte written, in place, the same as the one-off encoding
+    assertTrue(frame.steps().startsWith("resize 40x30 to "), frame.steps());
+    assertTrue(frame.steps().endsWith("write " + mf.inputSpec.dtype + " " + mf.inputSpec.layout), frame.steps());
+  }
 }
