@@ -41,11 +41,12 @@ class _Wrapped:
         from toolkit.runtimes import softmax
 
         self._runner, self._bgr, self._softmax = runner, bgr, softmax if probabilities else None
+        self._channels = 3 if runner.input_spec.layout == "nhwc" else 1  # the axis BGR reverses
         self.name, self.version = runner.name, runner.version
         self.output_kind = "probabilities" if probabilities else "logits"
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        out = self._runner.run(np.ascontiguousarray(x[:, ::-1]) if self._bgr else x)
+        out = self._runner.run(np.ascontiguousarray(np.flip(x, self._channels)) if self._bgr else x)
         return self._softmax(out) if self._softmax else out
 
     def close(self) -> None:
@@ -116,12 +117,13 @@ def test_wrong_fp16_artifacts_still_fail():
     swapped = verify_artifact(path, model=_swap_channels(m, 6, [(0, 1)]))
     assert not swapped.passed and swapped.details["fp16_reference"]["ratio"] > 3
     runner = open_runner(path, threads=1)
+    layout = runner.input_spec.layout
     try:
-        bgr = verify_runner(_Wrapped(runner, bgr=True), "nchw", m, x, "fp16")
+        bgr = verify_runner(_Wrapped(runner, bgr=True), layout, m, x, "fp16")
         assert not bgr.passed and bgr.cosine < 0.9
-        probs = verify_runner(_Wrapped(runner, probabilities=True), "nchw", m, x, "fp16")  # Core ML's output kind
+        probs = verify_runner(_Wrapped(runner, probabilities=True), layout, m, x, "fp16")  # Core ML's output kind
         assert probs.passed and probs.output_kind == "probabilities", probs.failures
-        bgr_probs = verify_runner(_Wrapped(runner, bgr=True, probabilities=True), "nchw", m, x, "fp16")
+        bgr_probs = verify_runner(_Wrapped(runner, bgr=True, probabilities=True), layout, m, x, "fp16")
         assert not bgr_probs.passed
     finally:
         runner.close()

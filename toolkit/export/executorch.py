@@ -41,6 +41,7 @@ __all__ = [
     "HalfInside",
     "boundary_casts",
     "count_delegation",
+    "global_pool_as_mean",
     "lower_program",
     "lower_to_xnnpack",
     "xnnpack_graph",
@@ -201,6 +202,19 @@ class GlobalMean(torch.nn.Module):
         return x.mean((-1, -2), keepdim=True)
 
 
+def global_pool_as_mean(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
+    """``gm`` (in place) with each global ``adaptive_avg_pool2d`` as the ``mean`` over H and W: what
+    :class:`GlobalMean` does for a module, for an already traced graph (a QAT program). Its q/dq neighbours
+    stay, so XNNPACK takes it as the quantized mean the PTQ path produces."""
+    for node in gm.graph.nodes:
+        pool = node.op == "call_function" and node.target == torch.ops.aten.adaptive_avg_pool2d.default
+        if pool and tuple(node.args[1]) in ((1, 1), (1,)):
+            node.target, node.args, node.kwargs = torch.ops.aten.mean.dim, (node.args[0], [-1, -2], True), {}
+    gm.graph.lint()
+    gm.recompile()
+    return gm
+
+
 def xnnpack_graph(model: torch.nn.Module, *, fold_padding: bool) -> torch.nn.Module:
     """A copy of ``model`` as the XNNPACK export traces it: global pool as :class:`GlobalMean` and, with
     ``fold_padding``, the published (0, 1) pads folded into the stride-2 convs (exact; the lowering serves
@@ -261,7 +275,7 @@ class ExecuTorchExporter:
             else:
                 cal, qcfg = None, hooks.config(self.target, cfg.options)
                 if cfg.layout == "nhwc":  # trained on NCHW batches: the same graph, traced channels-last
-                    program = torch.export.export(program.module(), (example,), strict=False)
+                    program = torch.export.export(global_pool_as_mean(program.module()), (example,), strict=False)
             buffer, counts = lower_program(program)
             quant = hooks.record(qcfg, cal) | ({"qat": True} if "qat_program" in cfg.options else {})
         else:
