@@ -113,6 +113,7 @@ def test_xnnpack_asymmetric_3x3_only_where_exact(case, tmp_path):
     assert node_visitor.get_param_tensor is patched  # restored: other lowerings see the stock visitor
 
 
+@pytest.mark.slow  # a whole-model export twice (~30 s); the per-kernel exactness above runs by default
 @pytest.mark.skipif(not HAS_EXECUTORCH, reason="needs the executorch extra")
 def test_pad_free_int8_agrees_with_the_straightforward_int8_graph(tmp_path):
     """Issue 11: the pad-free int8 .pte against the published graph's int8 (explicit pads), on held-out digits.
