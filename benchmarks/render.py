@@ -75,6 +75,17 @@ SECTIONS = (
         "python benchmarks/bench_runtimes.py --quick",
     ),
     Section(
+        "bench_runtime_layers",
+        "ExecuTorch against LiteRT int8, one layer at a time",
+        "LiteRT's Python interpreter has no per-operator profiler, so the int8 gap of the whole models is split by "
+        "construction: single-layer int8 models with MobileNet 1.0-224's own shapes, quantized by each runtime's "
+        "own PT2E path, float32 NHWC input on both, each runtime timed in its own process per round. Each time "
+        "includes the layer's input quantize and output dequantize. Both runtimes run XNNPACK, so a layer kind "
+        "whose ratio stands out points at the XNNPACK build each one ships.",
+        "python benchmarks/bench_runtime_layers.py",
+        "python benchmarks/bench_runtime_layers.py --quick",
+    ),
+    Section(
         "bench_fma_ceiling",
         "fp32 FMA ceiling and how close the fastest artifact gets",
         "A C loop of independent fused multiply-adds, compiled here with `-march=native` at the widest vector the "
