@@ -33,7 +33,9 @@ def export(
         None, "--eval-data", help="int8: labeled folder (DIR/<class>/<image>) for fp32 vs int8 top-1."
     ),
     fold_padding: bool = typer.Option(
-        None, "--fold-padding/--keep-pads", help="int8: pad-free graph (default: where it is faster)."
+        None,
+        "--fold-padding/--keep-pads",
+        help="Pad-free graph, for ExecuTorch at every precision and int8 elsewhere (default: where it is faster).",
     ),
     output_dir: Path = typer.Option(Path("artifacts"), "--output-dir", "-o", help="Where artifacts go."),
     num_classes: int = typer.Option(None, "--num-classes", help="Classifier size (default: 1000 or the checkpoint's)."),
