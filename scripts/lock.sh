@@ -27,10 +27,10 @@ pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
 for extra in tflite executorch onnx coreml keras report test all; do
   "${pip[@]}" install -e "$repo[$extra]"
 done
-# Extras outside `all` that still install beside it (iPhone tools, cloud phones); one that conflicts, or that
-# pip cannot resolve within 10 minutes, is left out and said so.
+# Extras outside `all` that still install beside it (the iPhone tools); one that conflicts, or that pip cannot
+# resolve within 10 minutes, is left out and said so. The cloud-phone clients (aihub, devicefarm) are in `all`.
 extras="all"
-for extra in ios aihub devicefarm; do
+for extra in ios; do
   if timeout 600 "${pip[@]}" install -e "$repo[$extras,$extra]"; then
     extras="$extras,$extra"
   else

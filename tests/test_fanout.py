@@ -6,6 +6,7 @@ The phone tests go through toolkit/profile/android.py's public AndroidDevice and
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from pathlib import Path
@@ -100,9 +101,17 @@ def test_ctrl_c_stops_every_device_and_says_what_is_stored(monkeypatch):
         out.interrupted = True
         return out
 
-    threading.Timer(0.1, lambda: (started.wait(), _thread.interrupt_main())).start()
-    with pytest.raises(InterruptedRunError, match=r"interrupted: 2 result\(s\) stored; re-run the same command") as e:
-        fan_out(["x", "y"], work, grace_s=5)
+    # interrupt_main() does nothing while SIGINT is ignored, as it is for a process started in the background
+    # by a shell without job control (nohup, `cmd &` in a script): give the test Python's own handler, as a
+    # terminal's process has
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Timer(0.1, lambda: (started.wait(), _thread.interrupt_main())).start()
+        stored = r"interrupted: 2 result\(s\) stored; re-run the same command"
+        with pytest.raises(InterruptedRunError, match=stored) as e:
+            fan_out(["x", "y"], work, grace_s=5)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert e.value.exit_code == 130
 
 
