@@ -105,6 +105,24 @@ def test_the_runner_takes_memory_order_and_refuses_nchw_data_for_a_channels_last
         runner.close()
 
 
+@needs_et
+def test_each_call_reads_its_own_input_through_the_bound_tensor():
+    """The runner copies every input into one bound tensor (as an app writes each frame into its buffer): a new
+    input must give its own output, never the previous frame's, and the same input the same output."""
+    from tests.fake_adb.artifacts import phone_artifact
+    from toolkit.data import sample_images
+    from toolkit.runtimes import open_runner, to_layout
+
+    runner = open_runner(phone_artifact("executorch", "fp32"), threads=1)
+    try:
+        photos = to_layout(sample_images(32), "nhwc")
+        first, second = runner.run_raw(photos[:1]), runner.run_raw(photos[1:2])
+        assert not np.allclose(first, second)
+        np.testing.assert_array_equal(runner.run_raw(photos[:1].copy()), first)
+    finally:
+        runner.close()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -37,6 +37,7 @@ class ExecuTorchRunner:
         from toolkit._deps import installed_version
 
         self.version = installed_version("executorch") or "unknown"
+        self._bound: tuple[np.ndarray, Any] | None = None  # (input buffer, the tensor over it), see run_raw
         if threads > 0:
             from executorch.extension.pybindings import portable_lib
 
@@ -62,9 +63,18 @@ class ExecuTorchRunner:
 
     def run_raw(self, x: np.ndarray) -> np.ndarray:
         """One inference on exactly the program's input tensor: its dtype, and its shape in memory order
-        (NHWC for a channels-last program); returns the raw output."""
+        (NHWC for a channels-last program); returns the raw output.
+
+        ``x`` is copied into one input tensor bound for the runner's lifetime, as the apps write each frame
+        into their bound buffer: handing the binding a new tensor object on every call costs more than the
+        copy (measured: ~65 µs more per inference at α 0.25 ρ 128 than the same tensor again).
+        """
         check_raw(x, self.input_spec, "ExecuTorch")
-        out = self._method.execute([self.method_tensor(x)])[0]
+        if self._bound is None or self._bound[0].dtype != x.dtype:
+            buffer = np.empty(self.input_spec.shape, dtype=x.dtype)
+            self._bound = (buffer, self.method_tensor(buffer))  # the tensor shares the buffer's memory
+        np.copyto(self._bound[0], x)
+        out = self._method.execute([self._bound[1]])[0]
         return out.numpy().copy()
 
     def method_tensor(self, x: np.ndarray) -> Any:
@@ -83,6 +93,7 @@ class ExecuTorchRunner:
     def close(self) -> None:
         self._method = None
         self._program = None
+        self._bound = None
 
 
 def _spec(meta: object, name: str, dim_order: tuple[int, ...] | None = None, layout: str | None = None) -> TensorSpec:
