@@ -77,19 +77,28 @@ def test_damaged_pages_are_reported_not_skipped(tmp_path, record):
         db.records()
 
 
-def test_two_concurrent_writer_processes(tmp_path, record):
+def _writers(tmp_path, record, body: str, tags: tuple[str, ...], **popen) -> tuple[list, Path]:
+    """One writer process per tag, each running ``body`` with ``rec`` (the record), ``db`` (the shared
+    database) and ``tag`` (its argv tag) defined; returns the processes and the database path."""
     src = tmp_path / "rec.json"
     src.write_text(json.dumps(record))
     db_path = tmp_path / "shared.db"
     code = (
         "import json, sys, copy\n"
         "from toolkit.results import ResultsDB\n"
-        "rec = json.load(open(sys.argv[1])); tag = int(sys.argv[3])\n"
-        "db = ResultsDB(sys.argv[2])\n"
-        "for i in range(40):\n"
-        "    r = copy.deepcopy(rec); r['artifact']['sha256'] = f'{tag:08x}{i:056x}'; db.insert(r)\n"
+        "rec = json.load(open(sys.argv[1])); tag = sys.argv[3]\n"
+        "db = ResultsDB(sys.argv[2])\n" + body
     )
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(src), str(db_path), str(t)]) for t in (1, 2)]
+    cmd = [sys.executable, "-c", code, str(src), str(db_path)]
+    return [subprocess.Popen([*cmd, tag], **popen) for tag in tags], db_path
+
+
+def test_two_concurrent_writer_processes(tmp_path, record):
+    body = (
+        "for i in range(40):\n"
+        "    r = copy.deepcopy(rec); r['artifact']['sha256'] = f'{int(tag):08x}{i:056x}'; db.insert(r)\n"
+    )
+    procs, db_path = _writers(tmp_path, record, body, ("1", "2"))
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     with ResultsDB(db_path) as db:
         shas = [r["artifact"]["sha256"] for r in db.records()]
@@ -151,21 +160,14 @@ def test_db_from_a_newer_toolkit_is_refused_untouched(tmp_path, record):
 
 def test_two_processes_storing_one_run_request_store_it_once(tmp_path, record):
     """insert_once checks and inserts in one write transaction: racing writers of one key store one row."""
-    src = tmp_path / "rec.json"
-    src.write_text(json.dumps(record))
-    db_path = tmp_path / "shared.db"
-    code = (
-        "import json, sys, copy\n"
-        "from toolkit.results import ResultsDB\n"
-        "rec = json.load(open(sys.argv[1]))\n"
-        "db = ResultsDB(sys.argv[2]); stored = 0\n"
+    body = (
+        "stored = 0\n"
         "for i in range(30):\n"
         "    r = copy.deepcopy(rec); r['artifact']['sha256'] = f'{i:064x}'\n"
-        "    stored += db.insert_once(r, key=f'key-{i}', sweep_id=sys.argv[3]) is not None\n"
+        "    stored += db.insert_once(r, key=f'key-{i}', sweep_id=tag) is not None\n"
         "print(stored)\n"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(src), str(db_path), tag], stdout=subprocess.PIPE,
-                              text=True) for tag in ("a", "b")]  # fmt: skip
+    procs, db_path = _writers(tmp_path, record, body, ("a", "b"), stdout=subprocess.PIPE, text=True)
     stored = [int(p.communicate(timeout=120)[0]) for p in procs]
     assert [p.returncode for p in procs] == [0, 0] and sum(stored) == 30
     with ResultsDB(db_path) as db:
