@@ -128,7 +128,7 @@ def test_report_leaves_no_partial_file(tmp_path):
             for r in (224, 192, 160, 128):
                 store.insert(_as(rec, f"mobilenet_v1-a{a}-r{r}", float(a) * r / 32))
     args = ["report", "--db", str(db), "--out", str(tmp_path / "rep"), "-f", "html", "-f", "md", "-f", "csv"]
-    assert_stopped(*interrupt(args, tmp_path, 0.3, 1.0))
+    assert_stopped(*interrupt(args, tmp_path, 0.05, 0.3))
     assert_nothing_half_written(tmp_path)
 
 

@@ -72,6 +72,7 @@ def build_record(
         "artifact": {
             "sha256": manifest["artifact"]["sha256"],
             "file": artifact.name,
+            "path": str(artifact.resolve()),
             "variant": (manifest.get("variant") or {}).get("name"),
             "target": manifest.get("target"),
             "precision": manifest.get("precision"),

@@ -53,6 +53,7 @@ class Row:
     autotuned: bool = False
     artifact_file: str = ""
     sha256: str | None = None
+    artifact_path: str | None = None  # where the host measured it (compare re-measures it side by side)
 
     @property
     def gmacs_per_s(self) -> float | None:
@@ -104,6 +105,7 @@ def _row(rec: Mapping[str, Any]) -> Row:
         latency_source=rec.get("latency_source") or "harness",
         low_ms=low, high_ms=high, se_log=se, dof=dof, flags=tuple(flags_of(rec)),
         autotuned=rec["config"].get("threads_chosen_by") == "autotune", artifact_file=a["file"], sha256=a.get("sha256"),
+        artifact_path=a.get("path"),
     )  # fmt: skip
 
 
