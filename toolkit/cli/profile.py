@@ -313,10 +313,18 @@ def compare(
     tolerance: float = typer.Option(
         0.05, "--tolerance", help="Smallest slowdown that counts as a regression (0.05 = 5%)."
     ),
+    stored: bool = typer.Option(
+        False, "--stored", help="Decide on the stored runs only; never time the artifacts again side by side."
+    ),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help=_WAIT_HELP),
 ) -> None:
-    """Exit 1 naming every variant that got slower (significant between runs and beyond --tolerance)."""
+    """Exit 1 naming every variant that got slower (significant and beyond --tolerance).
+
+    Host pairs whose artifacts are still on disk, unchanged, are timed again side by side (baseline and
+    candidate paired in every round), since two separate runs drift apart; the rest are decided on their
+    stored runs. Nothing is written."""
     from toolkit.errors import ToolkitError, UsageError
-    from toolkit.report import compare_records
+    from toolkit.report.compare import compare_records, remeasure
     from toolkit.results import load_records
 
     if tolerance < 0:
@@ -329,6 +337,14 @@ def compare(
         raise UsageError(f"nothing in common between {baseline} ({len(base)} records) and {candidate} "
                          f"({len(cand)} records): compare pairs device kind, variant, runtime, precision, "
                          "delegate and threads")  # fmt: skip
+    if not stored:
+        n = sum(c.test is not None for c in rows)
+        err_console.print(f"timing the {n} pair(s) side by side where both artifacts are on this host "
+                          "(--stored: decide on the stored runs only)...", highlight=False)  # fmt: skip
+        tests, why = remeasure(base, cand, wait=wait, say=_say)
+        for key, reason in why.items():
+            err_console.print(f"[dim]{escape(_label(key))}: stored runs ({escape(reason)})[/]", highlight=False)
+        rows = compare_records(base, cand, tolerance, side_by_side=tests)
     bad = print_comparison(rows, tolerance)
     if bad:
         names = ", ".join(f"{c.label} ({c.ratio - 1:+.1%})" for c in bad)
@@ -441,13 +457,20 @@ def print_measured(records: list[dict]) -> None:
                           "them[/]", highlight=False)  # fmt: skip
 
 
+def _label(key) -> str:
+    from toolkit.report.compare import Comparison
+
+    return Comparison(key, None, None, "same").label
+
+
 def print_comparison(rows, tolerance: float = 0.05) -> list:
     """Print the compare table and any warnings; return the regressed comparisons."""
     from rich.table import Table
 
     from toolkit.report.compare import common_shift, flagged_rows
 
-    table = Table("variant", "baseline ms [interval]", "candidate ms [interval]", "ratio [95% CI]", "status")
+    table = Table("variant", "baseline ms [interval]", "candidate ms [interval]", "ratio [95% CI]", "decided on",
+                  "status")  # fmt: skip
     style = {"regressed": "bold red", "improved": "green", "same": "", "new": "cyan", "missing": "yellow"}
     for c in rows:
         b, k = c.baseline, c.candidate
@@ -455,7 +478,7 @@ def print_comparison(rows, tolerance: float = 0.05) -> list:
         ratio = f"{c.test.ratio:.3f} [{c.test.low:.3f}, {c.test.high:.3f}]" if c.test else "–"
         status = c.status + (" ⚑" if c.flags else "")
         status = f"[{style[c.status]}]{status}[/]" if style[c.status] else status
-        table.add_row(escape(c.label), fmt(b), fmt(k), ratio, status)
+        table.add_row(escape(c.label), fmt(b), fmt(k), ratio, c.basis if c.test else "–", status)
     console.print(table)
     for line in flagged_rows(rows):
         err_console.print(f"[yellow]⚑ leans on a flagged record: {escape(line)}[/]", highlight=False)

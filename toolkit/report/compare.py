@@ -1,27 +1,36 @@
 """``toolkit compare``: a CI regression gate between two result sets (DBs or JSON exports).
 
 A variant regressed when both hold:
-1. the slowdown is real: Welch's t on the log medians, each side's standard error taken from its stated
-   interval (between rounds on the host, see :mod:`toolkit.profile.intervals`), is significant after Holm's
-   correction over every variant compared, so comparing 32 variants does not give 32 chances of a false
-   alarm (the family-wise false-alarm rate stays at 5%);
-2. and it matters: the candidate's median is more than ``tolerance`` (default 5%) slower.
-Why both: on a shared machine two runs of the same artifacts differ by a few percent in ways no
-within-run interval sees (process placement, the neighbours of the moment); a gate that cries wolf on
-those gets switched off. ``benchmarks/bench_compare.py`` measures how often this gate raises a false alarm
-on identical artifacts and how often it catches a 10% slowdown.
+1. the slowdown is real: significant after Holm's correction over every variant compared, so comparing 32
+   variants does not give 32 chances of a false alarm (the family-wise false-alarm rate stays at 5%);
+2. and it matters: the candidate is more than ``tolerance`` (default 5%) slower.
+Where the test comes from:
+- **side by side** (host records whose artifacts are still on disk, unchanged): both artifacts are timed
+  again in one request, paired round by round (:mod:`toolkit.profile.side_by_side`). Two separate runs on a
+  shared machine drift apart by 5-15%, all variants together, which no interval of either run can see; side
+  by side the drift lands on both.
+- **stored runs** (phones, cloud devices, artifacts gone, ``--stored``): Welch's t on the two records' log
+  medians, each side's standard error from its stated interval (:mod:`toolkit.profile.intervals`). This is
+  exposed to the drift between the runs; the table says which rows were decided this way.
+``benchmarks/bench_compare.py`` measures both: how often each raises a false alarm on identical artifacts and
+how often each catches a 10% slowdown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from toolkit.profile.intervals import RatioTest, holm, ratio_test
+from toolkit.profile.protocol import ProfileConfig
 from toolkit.report.data import Row, to_rows
 
-__all__ = ["DEFAULT_TOLERANCE", "Comparison", "common_shift", "compare_records", "flagged_rows"]
+__all__ = ["DEFAULT_TOLERANCE", "SIDE_BY_SIDE", "STORED", "Comparison", "common_shift", "compare_records",
+           "flagged_rows", "remeasure"]  # fmt: skip
+
+SIDE_BY_SIDE, STORED = "side by side", "stored runs"
 
 DEFAULT_TOLERANCE = 0.05
 
@@ -33,9 +42,13 @@ class Comparison:
     candidate: Row | None
     status: str  # regressed | improved | same | new | missing
     test: RatioTest | None = None
+    basis: str = STORED  # or SIDE_BY_SIDE: where ``test`` comes from
 
     @property
     def ratio(self) -> float | None:
+        """The deciding candidate ÷ baseline ratio (side by side when re-measured, else the stored medians')."""
+        if self.test is not None:
+            return self.test.ratio
         if self.baseline is None or self.candidate is None:
             return None
         return self.candidate.median_ms / self.baseline.median_ms
@@ -61,13 +74,15 @@ def compare_records(
     baseline: Sequence[Mapping[str, Any]],
     candidate: Sequence[Mapping[str, Any]],
     tolerance: float = DEFAULT_TOLERANCE,
+    side_by_side: Mapping[tuple[Any, ...], RatioTest] | None = None,
 ) -> list[Comparison]:
-    """Pair rows by (device kind, variant, runtime, precision, delegate, threads) and classify each."""
-    base = {r.match_key: r for r in to_rows(baseline)}
-    cand = {r.match_key: r for r in to_rows(candidate)}
+    """Pair rows by (device kind, variant, runtime, precision, delegate, threads) and classify each; a pair
+    in ``side_by_side`` (from :func:`remeasure`) is decided by that test, the others by their stored runs."""
+    base, cand = _rows(baseline), _rows(candidate)
     keys = sorted(set(base) | set(cand), key=lambda k: tuple(str(x) for x in k))
     paired = [k for k in keys if k in base and k in cand]
-    tests = {k: ratio_test(_side(base[k]), _side(cand[k])) for k in paired}
+    side_by_side = side_by_side or {}
+    tests = {k: side_by_side.get(k) or ratio_test(_side(base[k]), _side(cand[k])) for k in paired}
     significant = dict(zip(paired, holm([tests[k].p_value for k in paired]), strict=True))
     out = []
     for key in keys:
@@ -81,8 +96,54 @@ def compare_records(
             status = "regressed"
         elif significant[key] and t.ratio < 1.0 / (1.0 + tolerance):
             status = "improved"
-        out.append(Comparison(key, b, c, status, t))
+        out.append(Comparison(key, b, c, status, t, SIDE_BY_SIDE if key in side_by_side else STORED))
     return out
+
+
+def _rows(records: Sequence[Mapping[str, Any]]) -> dict[tuple[Any, ...], Row]:
+    return {r.match_key: r for r in to_rows(records)}
+
+
+def remeasure(
+    baseline: Sequence[Mapping[str, Any]],
+    candidate: Sequence[Mapping[str, Any]],
+    config: ProfileConfig | None = None,
+    *,
+    wait: bool = True,
+    say: Callable[[str], None] | None = None,
+) -> tuple[dict[tuple[Any, ...], RatioTest], dict[tuple[Any, ...], str]]:
+    """Time every pair whose two artifacts are on this host, unchanged, side by side in one request.
+
+    Returns the side-by-side tests by match key and, for every pair left to its stored runs, why. Each side
+    runs with the thread count its record used; the budget is the sweep's (``ProfileConfig()``). The host's
+    measurement lock is taken only when there is something to time (``wait``/``say`` as for a sweep)."""
+    from toolkit.profile.side_by_side import Side, measure_side_by_side, not_remeasurable
+
+    base, cand = _rows(baseline), _rows(candidate)
+    why: dict[tuple[Any, ...], str] = {}
+    todo: list[tuple[tuple[Any, ...], tuple[Side, Side]]] = []
+    for key in sorted(set(base) & set(cand), key=lambda k: tuple(str(x) for x in k)):
+        b, c = base[key], cand[key]
+        reason = not_remeasurable(b.device_kind, b.artifact_path, b.sha256) or not_remeasurable(
+            c.device_kind, c.artifact_path, c.sha256)  # fmt: skip
+        if reason:
+            why[key] = reason
+            continue
+        sides = tuple(Side(Path(r.artifact_path or ""), r.sha256, r.threads) for r in (b, c))
+        todo.append((key, sides))  # type: ignore[arg-type]
+    if not todo:
+        return {}, why
+    from toolkit.profile.lock import measurement_lock
+
+    with measurement_lock("host", wait=wait, say=say):
+        results = measure_side_by_side([pair for _, pair in todo], config or ProfileConfig())
+    tests = {}
+    for (key, _), got in zip(todo, results, strict=True):
+        if isinstance(got, str):
+            why[key] = got
+        else:
+            tests[key] = got
+    return tests, why
 
 
 def common_shift(rows: Sequence[Comparison], tolerance: float = DEFAULT_TOLERANCE) -> str | None:
@@ -90,8 +151,8 @@ def common_shift(rows: Sequence[Comparison], tolerance: float = DEFAULT_TOLERANC
 
     A machine that was busier or slower in one run shifts every variant alike, and so does a change that
     slows everything (a runtime upgrade); two separate runs cannot tell them apart, so the gate does not
-    try, but the reader should know which kind of result this is."""
-    ratios = sorted(c.test.ratio for c in rows if c.test is not None)
+    try, but the reader should know which kind of result this is. Side-by-side pairs are not exposed to it."""
+    ratios = sorted(c.test.ratio for c in rows if c.test is not None and c.basis == STORED)
     if len(ratios) < 3:
         return None
     mid = ratios[len(ratios) // 2]
@@ -99,8 +160,8 @@ def common_shift(rows: Sequence[Comparison], tolerance: float = DEFAULT_TOLERANC
     if abs(mid - 1.0) <= tolerance / 2 or same_way < 0.75:
         return None
     return (f"{same_way:.0%} of the {len(ratios)} variants moved the same way (median ratio {mid:.3f}): a "
-            "machine that was busier or slower during one run looks exactly like this; measure both in one "
-            "interleaved request (toolkit profile A B) to tell it from a change")  # fmt: skip
+            "machine that was busier or slower during one run looks exactly like this; only a side-by-side "
+            "measurement tells it from a change (these rows were decided on their stored runs)")  # fmt: skip
 
 
 def flagged_rows(rows: Sequence[Comparison]) -> list[str]:

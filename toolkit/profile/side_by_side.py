@@ -1,0 +1,97 @@
+"""A baseline and its candidate timed side by side: the regression gate that drift between runs cannot fool.
+
+Why: on a shared machine two separate runs of the same artifacts differ by 5-15%, all variants together
+(measured by ``benchmarks/bench_compare.py``: frequency, neighbours of a virtual machine, nothing visible
+from inside). That is as large as the slowdowns a gate must catch, and no interval taken within one run can
+see it. Timed in one request, baseline and candidate share the machine's state: artifacts 2k and 2k+1 are
+a pair, timed back to back in every round with the first place alternating (:func:`measure_host` with
+``paired``), so what drifts between rounds drifts for both.
+
+The test is on the pairs' round medians: per round r, ``d_r = log(candidate_r / baseline_r)``; the ratio is
+``exp(mean d)``, its 95% interval ``exp(mean d ± t(R-1) · sd(d) / sqrt(R))``, and the p-value that of the
+paired t test of "no change". Each round's two slices are seconds apart at most, so the drift they share
+cancels in ``d_r``; what is left is the spread within a round, which the t interval covers.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from toolkit.numeric import student_t_cdf, student_t_ppf
+from toolkit.profile.intervals import CONFIDENCE, RatioTest
+from toolkit.profile.protocol import ProfileConfig
+
+__all__ = ["Side", "measure_side_by_side", "not_remeasurable", "paired_ratio_test"]
+
+
+@dataclass(frozen=True)
+class Side:
+    """What re-measuring one side of a pair takes: the file (checked against its sha256) and its threads."""
+
+    path: Path
+    sha256: str | None
+    threads: int
+
+
+def not_remeasurable(device_kind: str, path: str | None, sha256: str | None) -> str | None:
+    """Why a stored record's artifact cannot be timed again here (None: it can)."""
+    from toolkit.export.manifest import tree_sha256
+
+    if device_kind != "host":
+        return f"measured on {device_kind}: only host records are re-measured"
+    if not path:
+        return "the record does not name the artifact's path (measured by an older toolkit)"
+    if not Path(path).exists():
+        return f"{path} is gone"
+    if sha256 and tree_sha256(Path(path)) != sha256:
+        return f"{path} changed since it was measured"
+    return None
+
+
+def paired_ratio_test(base_rounds: Sequence[float], cand_rounds: Sequence[float]) -> RatioTest | None:
+    """Candidate ÷ baseline from their round medians, round by round (module docstring); None with < 2 rounds."""
+    d = [math.log(c / b) for b, c in zip(base_rounds, cand_rounds, strict=True) if b > 0 and c > 0]
+    if len(d) < 2:
+        return None
+    mean = math.fsum(d) / len(d)
+    sd = math.sqrt(math.fsum((x - mean) ** 2 for x in d) / (len(d) - 1))
+    se, dof = sd / math.sqrt(len(d)), len(d) - 1
+    if se == 0:
+        r = math.exp(mean)
+        return RatioTest(r, r, r, 0.0 if mean else 1.0)
+    t = student_t_ppf(1.0 - (1.0 - CONFIDENCE) / 2.0, dof)
+    p = 2.0 * (1.0 - student_t_cdf(abs(mean) / se, dof))
+    return RatioTest(math.exp(mean), math.exp(mean - t * se), math.exp(mean + t * se), max(0.0, min(1.0, p)))
+
+
+def measure_side_by_side(
+    pairs: Sequence[tuple[Side, Side]], config: ProfileConfig, *, stop: threading.Event | None = None
+) -> list[RatioTest | str]:
+    """Time every (baseline, candidate) pair in one paired request; per pair its test, or why it has none.
+
+    An odd ``config.rounds`` gets one more round (same runs, smaller slices), so that each side is timed
+    first in half the rounds: whatever the second slice of a pair gains or loses cancels in the mean."""
+    import dataclasses
+
+    from toolkit.profile.rounds import measure_host
+
+    if config.rounds % 2:  # each side first in as many rounds as the other: no order effect left in the ratio
+        config = dataclasses.replace(config, rounds=config.rounds + 1)
+    paths = [side.path for pair in pairs for side in pair]
+    threads = [side.threads for pair in pairs for side in pair]
+    run = measure_host(paths, config, threads, paired=True, stop=stop)
+    failed = {Path(line.split(":", 1)[0]).name: line for line in run.failures}
+    out: list[RatioTest | str] = []
+    for k, (base, cand) in enumerate(pairs):
+        b, c = run.records[2 * k], run.records[2 * k + 1]
+        if b is None or c is None:
+            lost = base if b is None else cand
+            out.append(failed.get(lost.path.name, f"{lost.path.name}: not measured"))
+            continue
+        test = paired_ratio_test(b["rounds"]["medians_ms"], c["rounds"]["medians_ms"]) if "rounds" in b else None
+        out.append(test or "fewer than 2 rounds: no paired test")
+    return out
