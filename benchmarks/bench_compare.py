@@ -1,22 +1,30 @@
 """The regression gate's error rates, the stated interval's coverage, and what the bookkeeping costs.
 
-    python benchmarks/bench_compare.py --quick          # 4 variants, 4 + 3 runs: a few minutes on a busy machine
-    python benchmarks/bench_compare.py                  # 16 variants, 20 + 20 runs: the figures to publish
+    python benchmarks/bench_compare.py --quick          # 4 variants, 4 trials: a few minutes on a busy machine
+    python benchmarks/bench_compare.py                  # 16 variants, 20 trials: the figures to publish
     python benchmarks/bench_compare.py --interference   # also: ORT's spinning pool next to ExecuTorch, 3 ways
 
-Every run is a separate :func:`toolkit.profile.rounds.measure_host` call (fresh worker processes, the default
-budget: 10 warm-ups, 100 runs in 5 interleaved rounds, ``--threads`` as the sweep's default ``auto``) of the
-same ONNX Runtime artifacts, alternating A (as built) and B (every inference followed by a busy-wait of 10% of
-that variant's median: a known, real 10% slowdown, injected in the worker processes by a ``sitecustomize``
-this script writes, so the product's code runs unchanged). Then, through :func:`toolkit.report.compare_records`
-(the gate of ``toolkit compare``):
+The same ONNX Runtime artifacts sit in three folders, byte for byte: A1 and A2 (two builds of the same code)
+and B, whose every inference is followed by a busy-wait of 10% of that variant's median (a known, real 10%
+slowdown, injected in the worker processes by a ``sitecustomize`` this script writes, so the product's code
+runs unchanged). Each trial is four separate measurements, in this order, at the sweep's default budget (10
+warm-ups, 100 runs in 5 rounds, ``--threads`` as the sweep's default ``auto``):
 
-- **A/A false alarms**: consecutive A runs compared; per variant (how often one identical artifact is called
-  regressed) and per comparison (how often ``toolkit compare`` would exit 1): target <= 5%;
-- **A/B detection**: each A run against the B run after it: share of the 10%-slowed variants called
-  regressed: target >= 95%;
-- **coverage**: over the A runs, the share of (run, variant) whose stated interval holds the variant's median
-  over all runs (target >= 95%), next to the same for the within-run bootstrap CI alone;
+1. a stored run of A (A1 and A2 in turn), one :func:`toolkit.profile.rounds.measure_host` call, as a sweep;
+2. a stored run of B;
+3. ``toolkit compare`` of the previous trial's A run with this one (:func:`toolkit.report.compare.remeasure`,
+   then :func:`toolkit.report.compare_records`): the A1 and A2 files timed side by side;
+4. ``toolkit compare`` of this trial's A and B runs: A and B timed side by side.
+
+Reported for both gates, the one on stored runs (``--stored``: 1 against 1 of the trial before, 1 against 2)
+and the side-by-side one (3, 4):
+
+- **A/A false alarms**: per variant (how often one identical artifact is called regressed) and per comparison
+  (how often ``toolkit compare`` would exit 1): target <= 5%;
+- **A/B detection**: share of the 10%-slowed variants called regressed: target >= 95%;
+- **coverage**: over the A runs, each stored in one results DB as a sweep stores it, the share of (run,
+  variant) whose stated interval holds the variant's median over all runs (target >= 95%), next to the same
+  for the within-run bootstrap CI alone;
 - **overhead**: what measuring the 0.25-128 artifact alone adds beyond its inferences and the per-frame
   preprocessing timed before each (the measurement lock, the worker round trip carrying its 5 rounds, the CPU
   counters read around each slice), per timed inference,
@@ -30,7 +38,9 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -57,7 +67,7 @@ if _spin or _nospin:
             from toolkit.runtimes.onnxruntime import OnnxRuntimeRunner
             return OnnxRuntimeRunner(Path(path), threads, allow_spinning=False)
         runner = _real(path, threads=threads)
-        extra = _spin.get(Path(path).name)
+        extra = _spin.get(str(Path(path).resolve()))
         if extra:
             inner = runner.run
 
@@ -82,6 +92,19 @@ def _artifacts(variants, target: str, artifacts_dir: Path | None) -> list[Path]:
     return [random_weight_artifact(Variant(a, r), target, "fp32", artifacts_dir).path for a, r in variants]
 
 
+def _copies(paths: list[Path], folder: Path) -> list[Path]:
+    """The artifacts and their manifests copied into ``folder``: another build with the same bytes."""
+    folder.mkdir(parents=True)
+    for p in paths:
+        for f in p.parent.glob(p.name + "*"):
+            shutil.copy(f, folder / f.name)
+    return [folder / p.name for p in paths]
+
+
+def _spin(paths: list[Path], ref_ms: list[float]) -> dict[str, float]:
+    return {str(p.resolve()): SLOWDOWN * ms for p, ms in zip(paths, ref_ms, strict=True)}
+
+
 def _run(paths: list[Path], threads: int | None, spin: dict[str, float] | None) -> list[dict]:
     from toolkit.profile.protocol import ProfileConfig
     from toolkit.profile.rounds import measure_host
@@ -93,18 +116,39 @@ def _run(paths: list[Path], threads: int | None, spin: dict[str, float] | None) 
     return [r for r in res.records if r is not None]
 
 
-def _rates(pairs: list[tuple[list[dict], list[dict]]]) -> dict:
+def _side_by_side(a: list[dict], b: list[dict], spin: dict[str, float] | None) -> tuple[dict, float]:
+    """What ``toolkit compare A B`` times side by side (its own code), and the seconds it took."""
+    from toolkit.report.compare import remeasure
+
+    os.environ["BENCH_COMPARE_SPIN"] = json.dumps(spin or {})
+    t0 = time.perf_counter()
+    tests, why = remeasure(a, b)
+    if why:
+        raise SystemExit("; ".join(why.values()))
+    return tests, time.perf_counter() - t0
+
+
+def _rates(pairs: list[tuple[list[dict], list[dict]]], tests: list[dict] | None = None) -> dict:
     from toolkit.report import compare_records
 
     per_variant, per_compare, ratios = [], [], []
-    for a, b in pairs:
-        rows = [c for c in compare_records(a, b) if c.test is not None]
+    for k, (a, b) in enumerate(pairs):
+        rows = [c for c in compare_records(a, b, side_by_side=tests[k] if tests else None) if c.test is not None]
         per_variant += [c.status == "regressed" for c in rows]
         per_compare.append(any(c.status == "regressed" for c in rows))
         ratios += [round(c.test.ratio, 4) for c in rows]
+    logs = [math.log(r) for r in ratios]
     return {"variants": len(per_variant), "regressed_share": sum(per_variant) / max(len(per_variant), 1),
             "comparisons": len(per_compare), "any_regressed_share": sum(per_compare) / max(len(per_compare), 1),
-            "ratios": ratios}  # fmt: skip
+            "geomean_ratio": math.exp(statistics.fmean(logs)) if logs else None,
+            "sd_log_ratio": statistics.stdev(logs) if len(logs) > 1 else None, "ratios": ratios}  # fmt: skip
+
+
+def _stored(db, run: list[dict]) -> list[dict]:
+    """``run`` as the results DB stores it (what a sweep's report and compare then read)."""
+    for rec in run:
+        db.insert(rec)
+    return db.records()[-len(run) :]
 
 
 def _coverage(runs: list[list[dict]]) -> dict:
@@ -215,46 +259,62 @@ def _interference(art_dir: Path | None, reps: int) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="4 variants, 4 A and 3 B runs")
-    ap.add_argument("--runs", type=int, default=None, help="A runs (B runs: one fewer); default 20, quick 4")
+    ap.add_argument("--quick", action="store_true", help="4 variants, 4 trials")
+    ap.add_argument("--runs", type=int, default=None, help="trials; default 20, quick 4")
     ap.add_argument("--threads", default="auto", help="as toolkit sweep --threads (default auto)")
     ap.add_argument("--target", default="onnx")
     ap.add_argument("--artifacts-dir", type=Path, default=None, help="where the artifacts are exported/cached")
     ap.add_argument("--interference", action="store_true", help="also measure ORT next to ExecuTorch, 3 ways")
     args = ap.parse_args(argv)
     from toolkit.profile.threads import parse_threads
+    from toolkit.results import ResultsDB
 
     threads = parse_threads(args.threads)
     variants = QUICK if args.quick else ALL
-    n_a = args.runs or (4 if args.quick else 20)
+    trials = args.runs or (4 if args.quick else 20)
     bench = bm.start("bench_compare", args.quick, argv)
     started = time.time()
-    paths = _artifacts(variants, args.target, args.artifacts_dir)
-    site = Path(tempfile.mkdtemp(prefix="bench-compare-"))
-    (site / "sitecustomize.py").write_text(SPIN)
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])
-    a_runs, b_runs = [], []
-    for i in range(n_a):
-        a_runs.append(_run(paths, threads, None))
-        print(f"A{i + 1}: " + "  ".join(f"{r['stats']['median_ms']:.3f}" for r in a_runs[-1]), flush=True)
-        if i < n_a - 1:  # B after each A but the last: each A/B pair is two adjacent runs
-            ref = {p.name: statistics.median(run[k]["stats"]["median_ms"] for run in a_runs)
-                   for k, p in enumerate(paths)}  # fmt: skip
-            b_runs.append(_run(paths, threads, {name: SLOWDOWN * ms for name, ms in ref.items()}))
-            print(f"B{i + 1}: " + "  ".join(f"{r['stats']['median_ms']:.3f}" for r in b_runs[-1]), flush=True)
+    built = _artifacts(variants, args.target, args.artifacts_dir)
+    work = Path(tempfile.mkdtemp(prefix="bench-compare-"))
+    (work / "sitecustomize.py").write_text(SPIN)
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(work), *filter(None, [os.environ.get("PYTHONPATH")])])
+    a_dirs = [_copies(built, work / "A1"), _copies(built, work / "A2")]
+    b_paths = _copies(built, work / "B")
+    a_runs, b_runs, sbs_aa, sbs_ab, sbs_s = [], [], [], [], []
+    show = lambda run: "  ".join(f"{r['stats']['median_ms']:.3f}" for r in run)  # noqa: E731
+    with ResultsDB(work / "a.db") as db:
+        for i in range(trials):
+            a_runs.append(_stored(db, _run(a_dirs[i % 2], threads, None)))
+            print(f"A{i + 1}: {show(a_runs[-1])}", flush=True)
+            ref = [statistics.median(run[k]["stats"]["median_ms"] for run in a_runs) for k in range(len(built))]
+            spin = _spin(b_paths, ref)
+            b_runs.append(_run(b_paths, threads, spin))
+            print(f"B{i + 1}: {show(b_runs[-1])}", flush=True)
+            if i:
+                tests, s = _side_by_side(a_runs[-2], a_runs[-1], None)
+                sbs_aa.append(tests)
+                sbs_s.append(s)
+            tests, s = _side_by_side(a_runs[-1], b_runs[-1], spin)
+            sbs_ab.append(tests)
+            sbs_s.append(s)
+            ratios = [" ".join(f"{t.ratio:.3f}" for t in x[-1].values()) if x else "-" for x in (sbs_aa, sbs_ab)]
+            print(f"side by side {i + 1}: A/A {ratios[0]} | A/B {ratios[1]}", flush=True)
     aa = _rates(list(itertools.pairwise(a_runs)))
-    ab = _rates(list(zip(a_runs, b_runs, strict=False)))
+    ab = _rates(list(zip(a_runs, b_runs, strict=True)))
+    saa = _rates(list(itertools.pairwise(a_runs)), sbs_aa)
+    sab = _rates(list(zip(a_runs, b_runs, strict=True)), sbs_ab)
     cover = _coverage(a_runs)
-    small = min(range(len(paths)), key=lambda k: variants[k][0] * variants[k][1] ** 2)
-    overhead = _overhead(paths[small], statistics.median(run[small]["stats"]["median_ms"] for run in a_runs))
+    small = min(range(len(built)), key=lambda k: variants[k][0] * variants[k][1] ** 2)
+    overhead = _overhead(built[small], statistics.median(run[small]["stats"]["median_ms"] for run in a_runs))
     flags = sorted({f for run in a_runs + b_runs for r in run for f in r.get("flags") or ()})
     busy = sum("busy" in (r.get("flags") or ()) for run in a_runs + b_runs for r in run)
     doc = {
         "wall_s": round(time.time() - started, 1), "target": args.target, "threads": args.threads,
         "variants": [f"{a:.2f}-{r}" for a, r in variants], "a_runs": len(a_runs), "b_runs": len(b_runs),
         "slowdown": SLOWDOWN, "targets": TARGETS,
-        "false_alarm": aa, "detection": ab, "coverage": cover, "overhead": overhead,
-        "flags_seen": flags, "busy_records": busy, "records": len(a_runs + b_runs) * len(paths),
+        "false_alarm": aa, "detection": ab, "side_by_side": {"false_alarm": saa, "detection": sab,
+        "compare_s": [round(s, 1) for s in sbs_s]}, "coverage": cover, "overhead": overhead,
+        "flags_seen": flags, "busy_records": busy, "records": len(a_runs + b_runs) * len(built),
         "medians_ms": {"A": [[r["stats"]["median_ms"] for r in run] for run in a_runs],
                        "B": [[r["stats"]["median_ms"] for r in run] for run in b_runs]},
         "threads_used": {"A": [[r["config"]["threads"] for r in run] for run in a_runs],
@@ -263,17 +323,28 @@ def main(argv: list[str] | None = None) -> None:
     if args.interference:
         doc["interference"] = _interference(args.artifacts_dir, 8 if args.quick else 40)
     rows = [
-        ["A/A false alarms, per variant", f"{aa['regressed_share']:.1%} of {aa['variants']}", "≤ 5%"],
-        ["A/A false alarms, per compare run", f"{aa['any_regressed_share']:.1%} of {aa['comparisons']}", "≤ 5%"],
-        [f"A/B detection of a {SLOWDOWN:.0%} slowdown", f"{ab['regressed_share']:.1%} of {ab['variants']}", "≥ 95%"],
+        ["side by side: A/A false alarms, per variant", f"{saa['regressed_share']:.1%} of {saa['variants']}", "≤ 5%"],
+        ["side by side: A/A false alarms, per compare run",
+         f"{saa['any_regressed_share']:.1%} of {saa['comparisons']}", "≤ 5%"],
+        [f"side by side: A/B detection of a {SLOWDOWN:.0%} slowdown",
+         f"{sab['regressed_share']:.1%} of {sab['variants']}", "≥ 95%"],
+        ["side by side: A/A ratio, geometric mean (sd of log)",
+         f"{saa['geomean_ratio']:.4f} ({saa['sd_log_ratio']:.4f})", ""],
+        [f"side by side: one compare of {len(built)} pairs, wall time",
+         f"{statistics.median(sbs_s):.1f} s", ""],
+        ["stored runs: A/A false alarms, per variant", f"{aa['regressed_share']:.1%} of {aa['variants']}", "≤ 5%"],
+        ["stored runs: A/A false alarms, per compare run",
+         f"{aa['any_regressed_share']:.1%} of {aa['comparisons']}", "≤ 5%"],
+        [f"stored runs: A/B detection of a {SLOWDOWN:.0%} slowdown",
+         f"{ab['regressed_share']:.1%} of {ab['variants']}", "≥ 95%"],
         ["coverage of the run-wide median, stated interval", f"{cover['stated']:.1%} of {cover['cases']}", "≥ 95%"],
         ["coverage, within-run bootstrap CI alone", f"{cover['bootstrap_only']:.1%} of {cover['cases']}", ""],
         ["other runs' medians inside the stated interval", f"{cover['other_runs_inside']:.1%}", ""],
         [f"measuring overhead per inference ({overhead['inference_ms']:.3f} ms inference)",
          f"{overhead['per_inference_us']:.2f} µs = {overhead['share_of_inference']:.3%}", "< 1%"],
     ]  # fmt: skip
-    title = (f"{len(variants)} variants on {args.target}, threads {args.threads}: {len(a_runs)} A runs, "
-             f"{len(b_runs)} B runs")  # fmt: skip
+    title = (f"{len(variants)} variants on {args.target}, threads {args.threads}: {trials} trials (A run, B run, "
+             "A/A and A/B side by side)")  # fmt: skip
     table = bm.table(title, ["figure", "measured", "target"], rows)
     notes = [f"{busy} of {doc['records']} records flagged busy by the measurement itself",
              f"the lock and the rounds' request in a 16-variant sweep: {overhead['sweep16_share']:.3%}"]  # fmt: skip

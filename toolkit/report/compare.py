@@ -114,8 +114,11 @@ def remeasure(
 ) -> tuple[dict[tuple[Any, ...], RatioTest], dict[tuple[Any, ...], str]]:
     """Time every pair whose two artifacts are on this host, unchanged, side by side in one request.
 
-    Returns the side-by-side tests by match key and, for every pair left to its stored runs, why. Each side
-    runs with the thread count its record used; the budget is the sweep's (``ProfileConfig()``). The host's
+    Returns the side-by-side tests by match key and, for every pair left to its stored runs, why. Both sides
+    run with the thread count the baseline's record used: autotuned rows pair as ``auto``, and two tuners'
+    picks on a busy machine can differ (measured: 1 thread against 2 made an A/A pair read 0.84), so the
+    candidate is timed in the configuration the baseline established. The budget is the sweep's
+    (``ProfileConfig()``). The host's
     measurement lock is taken only when there is something to time (``wait``/``say`` as for a sweep)."""
     from toolkit.profile.side_by_side import Side, measure_side_by_side, not_remeasurable
 
@@ -129,7 +132,7 @@ def remeasure(
         if reason:
             why[key] = reason
             continue
-        sides = tuple(Side(Path(r.artifact_path or ""), r.sha256, r.threads) for r in (b, c))
+        sides = tuple(Side(Path(r.artifact_path or ""), r.sha256, b.threads) for r in (b, c))
         todo.append((key, sides))  # type: ignore[arg-type]
     if not todo:
         return {}, why
