@@ -18,7 +18,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundations", ("toolkit$", "toolkit.errors", "toolkit._deps", "toolkit.variants", "toolkit.cost",
                      "toolkit.numeric", "toolkit.data", "toolkit.records", "toolkit.schemas", "toolkit.sampling",
                      "toolkit.published", "toolkit.profile.stats", "toolkit.console", "toolkit.interrupts",
-                     "toolkit.paths")),
+                     "toolkit.paths", "toolkit.between_runs")),
     ("model and weights", ("toolkit.models", "toolkit.keras_h5", "toolkit.weights", "toolkit.builder",
                            "toolkit.imagefolder")),
     ("quantization", ("quantization",)),

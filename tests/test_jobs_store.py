@@ -41,7 +41,7 @@ def test_a_version_1_db_gains_the_job_tables_and_keeps_its_rows(tmp_path):
     with ResultsDB(path) as db:  # twice: the migration runs once
         assert db.count() == 1 and db.jobs() == []
     con = sqlite3.connect(path)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"results", "jobs", "service_models"} <= tables
     con.close()

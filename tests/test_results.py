@@ -193,6 +193,6 @@ def test_a_schema_3_db_gains_the_flags_column_and_keeps_its_rows(tmp_path, recor
         db.insert(old)
         db.insert({**old, "flags": ["busy", "bimodal"]})
     con = sqlite3.connect(path)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     assert con.execute("SELECT flags FROM results ORDER BY id").fetchall() == [(None,), ("busy,bimodal",)]
     con.close()

@@ -14,6 +14,14 @@ under-cover (its spread is biased low by a factor sqrt((R-1)/R)); the t interval
 medians and widens honestly when R is small. The *stated* interval is the hull of this interval and the
 within-run bootstrap interval, so neither a lucky set of similar rounds nor a single round narrows it.
 
+**Between runs.** Rounds see drift within one request only; on a shared machine whole runs tens of seconds
+apart move together by several percent. A record stored in a results DB carries, in ``between_runs``, this
+device's run-to-run spread of log medians measured from the records stored before it
+(:mod:`toolkit.between_runs`). :func:`se_log` then adds it to the within-run standard error
+(``se² = se_within² + sigma_b²``, dof by Welch-Satterthwaite) and :func:`stated_interval` widens to
+``median · exp(± t(dof) · se)``, so the stated interval covers where the next run's median will land, not
+only this run's. A record without the block (an old DB, an app's JSON file) is read exactly as before.
+
 **Bimodality** (a gap/dip criterion on the sorted samples). Two clusters of timings (a neighbour taking a
 core for part of the run, a frequency step) make one median and its interval meaningless. The test splits the
 sorted samples where the within-cluster sum of squares is smallest (Otsu's 2-means split, exact on sorted
@@ -35,6 +43,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from toolkit.between_runs import MAX_DOF as _MAX_DOF
+from toolkit.between_runs import t95, within_se_log
 from toolkit.numeric import student_t_cdf, student_t_ppf
 from toolkit.profile.stats import percentile
 
@@ -51,6 +61,7 @@ __all__ = [
     "ratio_test",
     "round_interval",
     "se_log",
+    "se_log_within",
     "stated_interval",
 ]
 
@@ -59,7 +70,6 @@ BIMODAL_VALLEY = 0.25  # the split's density below a quarter of the sparser clus
 BIMODAL_SEPARATION = 0.10  # and the clusters' medians differ by at least 10%, enough to matter for a latency
 _MIN_CLUSTER = (0.10, 5)  # each cluster holds >= 10% of the samples and >= 5 of them
 _WINDOW = 0.02  # density at the split from the 2% of samples (at least 2) on either side of it
-_MAX_DOF = 200  # beyond this Student's t is the normal distribution to 4 digits
 
 
 @dataclass(frozen=True)
@@ -93,32 +103,53 @@ def round_interval(
     mean = math.fsum(logs) / len(logs)
     s = math.sqrt(math.fsum((v - mean) * (v - mean) for v in logs) / (len(logs) - 1))
     se, dof = s / math.sqrt(len(meds)), len(meds) - 1
-    t = student_t_ppf(1.0 - (1.0 - confidence) / 2.0, dof)
+    t = _t(dof, confidence)
     return RoundInterval(len(meds), meds, center * math.exp(-t * se), center * math.exp(t * se), se, dof)
 
 
+def _t(dof: int, confidence: float = CONFIDENCE) -> float:
+    return t95(dof) if confidence == 0.95 else student_t_ppf(1.0 - (1.0 - confidence) / 2.0, dof)
+
+
 def stated_interval(record: Mapping[str, Any]) -> tuple[float, float]:
-    """The interval a report or a comparison should use: the hull of the within-run bootstrap CI and the
-    between-round interval when the record has one."""
+    """The interval a report or a comparison should use: the hull of the within-run bootstrap CI, the
+    between-round interval when the record has one, and ``median · exp(± t · se)`` with the between-run
+    spread folded in (:func:`se_log`) when the record carries ``between_runs``."""
     s, r = record["stats"], record.get("rounds") or {}
     low, high = s["ci95_low_ms"], s["ci95_high_ms"]
     if "low_ms" in r:
         low, high = min(low, r["low_ms"]), max(high, r["high_ms"])
+    if (record.get("between_runs") or {}).get("se_log", 0.0) > 0:  # a measured zero spread changes nothing
+        se, dof = se_log(record)
+        half = _t(dof) * se
+        low, high = min(low, s["median_ms"] * math.exp(-half)), max(high, s["median_ms"] * math.exp(half))
     return low, high
 
 
-def se_log(record: Mapping[str, Any]) -> tuple[float, int]:
-    """(standard error of log median, degrees of freedom) behind :func:`stated_interval`: the larger of the
-    round medians' and the bootstrap interval's (read as a normal one), with the rounds' dof when present."""
+def se_log_within(record: Mapping[str, Any]) -> tuple[float, int]:
+    """(standard error of log median, dof) within the record's own run, between-run spread left out: the
+    rounds' dof when measured in rounds, else the bootstrap's (taken as normal)."""
     s, r = record["stats"], record.get("rounds") or {}
-    med = s["median_ms"]
-    z = student_t_ppf(1.0 - (1.0 - CONFIDENCE) / 2.0, _MAX_DOF)
-    boot = 0.0
-    if s["ci95_low_ms"] > 0 and med > 0:
-        boot = max(math.log(med / s["ci95_low_ms"]), math.log(s["ci95_high_ms"] / med), 0.0) / z
-    if "se_log" in r:
-        return max(boot, float(r["se_log"])), int(r["dof"])
-    return boot, _MAX_DOF
+    se = within_se_log(s["median_ms"], s["ci95_low_ms"], s["ci95_high_ms"], r.get("se_log"))
+    return se, int(r["dof"]) if "se_log" in r else _MAX_DOF
+
+
+def se_log(record: Mapping[str, Any]) -> tuple[float, int]:
+    """(standard error of log median, degrees of freedom) behind :func:`stated_interval`.
+
+    Within the run (:func:`se_log_within`), plus the device's between-run spread when the record carries
+    one: ``se = sqrt(se_w² + sigma_b²)`` with Welch-Satterthwaite's dof
+    ``se⁴ / (se_w⁴ / dof_w + sigma_b⁴ / dof_b)``, floored at 1 and capped at 200 (beyond it t is normal)."""
+    se_w, dof_w = se_log_within(record)
+    b = record.get("between_runs") or {}
+    if "se_log" not in b:
+        return se_w, dof_w
+    se_b, dof_b = float(b["se_log"]), int(b["dof"])
+    var = se_w * se_w + se_b * se_b
+    if se_b <= 0 or var <= 0:
+        return se_w, dof_w
+    dof = var * var / (se_w**4 / dof_w + se_b**4 / dof_b)
+    return math.sqrt(var), int(min(_MAX_DOF, max(1.0, dof)))
 
 
 @dataclass(frozen=True)

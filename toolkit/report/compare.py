@@ -10,8 +10,11 @@ Where the test comes from:
   shared machine drift apart by 5-15%, all variants together, which no interval of either run can see; side
   by side the drift lands on both.
 - **stored runs** (phones, cloud devices, artifacts gone, ``--stored``): Welch's t on the two records' log
-  medians, each side's standard error from its stated interval (:mod:`toolkit.profile.intervals`). This is
-  exposed to the drift between the runs; the table says which rows were decided this way.
+  medians, each side's standard error from its stated interval (:mod:`toolkit.profile.intervals`). Records
+  stored once their device has a history carry its measured run-to-run spread (:mod:`toolkit.between_runs`)
+  and the test then accounts for the drift between the runs; records without it (a young DB, an app's JSON)
+  are tested on their within-run error alone, exposed to that drift, with the minimum change to guard them.
+  The table says which rows were decided this way.
 ``benchmarks/bench_compare.py`` measures both: how often each raises a false alarm on identical artifacts and
 how often each catches a 10% slowdown.
 """

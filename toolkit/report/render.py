@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import html
 import io
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -62,13 +63,34 @@ def _summary(rows: Sequence[Row], records: Sequence[Mapping[str, Any]]) -> list[
         "Protocol: batch 1, "
         + ", ".join(f"{t or 'default'} threads × {n} timed runs" for t, n in cfgs)
         + f"{chosen}; 95% CI of the median: the bootstrap interval (1000 resamples, SplitMix64) joined, on the "
-        "host, with the interval between rounds (the artifacts interleaved, t on the round medians).",
+        "host, with the interval between rounds (the artifacts interleaved, t on the round medians); where a "
+        "measurement states this device's spread between runs, that spread is added (t on the combined error).",
+        _between_runs_line(rows, records),
         "*top-1 is the published ImageNet figure (TF-slim float checkpoints), not measured here.",
         "prep ms: median per-frame preprocessing (resize, crop, normalize, write into the input), timed before "
         "each timed inference in the same loop; median + prep is one frame from camera pixels to scores.",
         *_sources(records),
         *_flag_lines(rows),
     ]
+
+
+def _between_runs_line(rows: Sequence[Row], records: Sequence[Mapping[str, Any]]) -> str:
+    """Per shown device, the between-run spread its latest measurement states, or that none is measured yet."""
+    latest: dict[str, Mapping[str, Any]] = {}
+    for rec in records:
+        name, b = str(rec["device"].get("name")), rec.get("between_runs")
+        if b and (name not in latest or rec["timestamp"] >= latest[name]["timestamp"]):
+            latest[name] = {"timestamp": rec["timestamp"], **b}
+    parts = []
+    for device in sorted({r.device for r in rows}):
+        b = latest.get(device)
+        parts.append(
+            f"{device}: between-run spread not yet measured on this device (the interval covers one run)"
+            if b is None
+            else f"{device}: runs drift by {math.expm1(b['se_log']):.1%} (sd of a run's median, from {b['records']} "
+            f"repeated measurements over {b['runs']} runs, {b['dof']} dof)"
+        )
+    return "Between runs: " + "; ".join(parts) + "."
 
 
 def _flag_lines(rows: Sequence[Row]) -> list[str]:
