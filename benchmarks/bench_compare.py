@@ -144,10 +144,10 @@ def _rates(pairs: list[tuple[list[dict], list[dict]]], tests: list[dict] | None 
             "sd_log_ratio": statistics.stdev(logs) if len(logs) > 1 else None, "ratios": ratios}  # fmt: skip
 
 
-def _stored(db, run: list[dict]) -> list[dict]:
+def _stored(db, run: list[dict], run_id: str) -> list[dict]:
     """``run`` as the results DB stores it (what a sweep's report and compare then read)."""
     for rec in run:
-        db.insert(rec)
+        db.insert(rec, sweep_id=run_id)
     return db.records()[-len(run) :]
 
 
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> None:
     show = lambda run: "  ".join(f"{r['stats']['median_ms']:.3f}" for r in run)  # noqa: E731
     with ResultsDB(work / "a.db") as db:
         for i in range(trials):
-            a_runs.append(_stored(db, _run(a_dirs[i % 2], threads, None)))
+            a_runs.append(_stored(db, _run(a_dirs[i % 2], threads, None), f"A{i + 1}"))
             print(f"A{i + 1}: {show(a_runs[-1])}", flush=True)
             ref = [statistics.median(run[k]["stats"]["median_ms"] for run in a_runs) for k in range(len(built))]
             spin = _spin(b_paths, ref)

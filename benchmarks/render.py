@@ -108,8 +108,9 @@ SECTIONS = (
     Section(
         "bench_compare",
         "The regression gate: false alarms, detection, interval coverage",
-        "Repeated host measurements of the same ONNX Runtime artifacts, alternating as built (A) and with a "
-        "known 10% slowdown injected after every inference (B), compared by `toolkit compare`'s gate: how often "
+        "Repeated host measurements of the same ONNX Runtime artifacts, as built (A, two copies) and with a "
+        "known 10% slowdown injected after every inference (B), judged by `toolkit compare` both ways: timed "
+        "again side by side (its default for host pairs) and on the stored runs alone (`--stored`): how often "
         "identical artifacts are called regressed, how often the real slowdown is caught, how often the stated "
         "interval holds the median over all runs, and what measuring costs beyond the inferences.",
         "python benchmarks/bench_compare.py",
