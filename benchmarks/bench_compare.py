@@ -131,15 +131,17 @@ def _side_by_side(a: list[dict], b: list[dict], spin: dict[str, float] | None) -
 def _rates(pairs: list[tuple[list[dict], list[dict]]], tests: list[dict] | None = None) -> dict:
     from toolkit.report import compare_records
 
-    per_variant, per_compare, ratios = [], [], []
+    per_variant, per_compare, ratios, unsure = [], [], [], []
     for k, (a, b) in enumerate(pairs):
         rows = [c for c in compare_records(a, b, side_by_side=tests[k] if tests else None) if c.test is not None]
         per_variant += [c.status == "regressed" for c in rows]
+        unsure += [c.status == "inconclusive" for c in rows]
         per_compare.append(any(c.status == "regressed" for c in rows))
         ratios += [round(c.test.ratio, 4) for c in rows]
     logs = [math.log(r) for r in ratios]
     return {"variants": len(per_variant), "regressed_share": sum(per_variant) / max(len(per_variant), 1),
             "comparisons": len(per_compare), "any_regressed_share": sum(per_compare) / max(len(per_compare), 1),
+            "inconclusive_share": sum(unsure) / max(len(unsure), 1),
             "geomean_ratio": math.exp(statistics.fmean(logs)) if logs else None,
             "sd_log_ratio": statistics.stdev(logs) if len(logs) > 1 else None, "ratios": ratios}  # fmt: skip
 
@@ -272,7 +274,8 @@ def main(argv: list[str] | None = None) -> None:
     threads = parse_threads(args.threads)
     variants = QUICK if args.quick else ALL
     trials = args.runs or (4 if args.quick else 20)
-    bench = bm.start("bench_compare", args.quick, argv)
+    # the sweep's default (auto) is the figure to publish; a fixed thread count is a second, named run
+    bench = bm.start("bench_compare" + ("" if args.threads == "auto" else f"_t{args.threads}"), args.quick, argv)
     started = time.time()
     built = _artifacts(variants, args.target, args.artifacts_dir)
     work = Path(tempfile.mkdtemp(prefix="bench-compare-"))
@@ -328,6 +331,8 @@ def main(argv: list[str] | None = None) -> None:
          f"{saa['any_regressed_share']:.1%} of {saa['comparisons']}", "≤ 5%"],
         [f"side by side: A/B detection of a {SLOWDOWN:.0%} slowdown",
          f"{sab['regressed_share']:.1%} of {sab['variants']}", "≥ 95%"],
+        ["side by side: inconclusive, A/A and A/B",
+         f"{saa['inconclusive_share']:.1%} and {sab['inconclusive_share']:.1%}", ""],
         ["side by side: A/A ratio, geometric mean (sd of log)",
          f"{saa['geomean_ratio']:.4f} ({saa['sd_log_ratio']:.4f})", ""],
         [f"side by side: one compare of {len(built)} pairs, wall time",

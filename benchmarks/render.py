@@ -117,6 +117,16 @@ SECTIONS = (
         "python benchmarks/bench_compare.py --quick",
     ),
     Section(
+        "bench_compare_t1",
+        "The regression gate at one thread",
+        "The same trials with every artifact at one thread (`--threads 1`). On this two-vCPU virtual machine a "
+        "two-thread inference stalls now and then for milliseconds (the other vCPU is not always there), so "
+        "two-thread timings of the small variants scatter 10-20% from slice to slice at times; one thread does "
+        "not. The gate's power depends on that noise, not on its statistics.",
+        "python benchmarks/bench_compare.py --threads 1 --runs 12",
+        "python benchmarks/bench_compare.py --threads 1 --quick",
+    ),
+    Section(
         "bench_sweep",
         "The default host sweep, end to end",
         "`toolkit sweep` with its defaults in a fresh directory: cold (build, verify, profile, report), warm "

@@ -148,3 +148,17 @@ def test_side_by_side_rows_decide_and_stay_out_of_the_common_shift_line(pair):
     assert {c.status for c in rows} == {"same"} and {c.basis for c in rows} == {SIDE_BY_SIDE}
     assert [c.ratio for c in rows] == [1.01] * 3
     assert common_shift(rows) is None
+
+
+def test_an_interval_reaching_past_the_tolerance_is_inconclusive_not_same(pair, capsys):
+    from toolkit.cli.profile import print_comparison
+
+    base = pair[0]
+    key = compare_records([base], [base])[0].key
+    wide = compare_records([base], [base], side_by_side={key: RatioTest(1.02, 0.95, 1.10, 0.4)})
+    tight = compare_records([base], [base], side_by_side={key: RatioTest(1.02, 0.99, 1.04, 0.2)})
+    assert [c.status for c in wide] == ["inconclusive"] and [c.status for c in tight] == ["same"]
+    assert print_comparison(wide, 0.05, more="--iterations 300") == []  # does not fail the gate
+    out, err = capsys.readouterr()
+    assert "no change: 1 variant(s) compared" in out and "(1 inconclusive)" in out
+    assert "1 variant(s) inconclusive" in err and "--iterations 300" in err

@@ -316,6 +316,8 @@ def compare(
     stored: bool = typer.Option(
         False, "--stored", help="Decide on the stored runs only; never time the artifacts again side by side."
     ),
+    iterations: int = typer.Option(100, "--iterations", min=2, help="Side by side: timed runs per artifact."),
+    rounds: int = typer.Option(5, "--rounds", min=2, help="Side by side: rounds (an odd count gets one more)."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help=_WAIT_HELP),
 ) -> None:
     """Exit 1 naming every variant that got slower (significant and beyond --tolerance).
@@ -324,6 +326,7 @@ def compare(
     candidate paired in every round), since two separate runs drift apart; the rest are decided on their
     stored runs. Nothing is written."""
     from toolkit.errors import ToolkitError, UsageError
+    from toolkit.profile.protocol import ProfileConfig
     from toolkit.report.compare import compare_records, remeasure
     from toolkit.results import load_records
 
@@ -341,11 +344,12 @@ def compare(
         n = sum(c.test is not None for c in rows)
         err_console.print(f"timing the {n} pair(s) side by side where both artifacts are on this host "
                           "(--stored: decide on the stored runs only)...", highlight=False)  # fmt: skip
-        tests, why = remeasure(base, cand, wait=wait, say=_say)
+        budget = ProfileConfig(iterations=iterations, rounds=rounds)
+        tests, why = remeasure(base, cand, budget, wait=wait, say=_say)
         for key, reason in why.items():
             err_console.print(f"[dim]{escape(_label(key))}: stored runs ({escape(reason)})[/]", highlight=False)
         rows = compare_records(base, cand, tolerance, side_by_side=tests)
-    bad = print_comparison(rows, tolerance)
+    bad = print_comparison(rows, tolerance, more=f"--iterations {iterations * 3}")
     if bad:
         names = ", ".join(f"{c.label} ({c.ratio - 1:+.1%})" for c in bad)
         raise ToolkitError(f"{len(bad)} variant(s) slower: {names}")
@@ -463,7 +467,7 @@ def _label(key) -> str:
     return Comparison(key, None, None, "same").label
 
 
-def print_comparison(rows, tolerance: float = 0.05) -> list:
+def print_comparison(rows, tolerance: float = 0.05, more: str = "--iterations 300") -> list:
     """Print the compare table and any warnings; return the regressed comparisons."""
     from rich.table import Table
 
@@ -471,7 +475,8 @@ def print_comparison(rows, tolerance: float = 0.05) -> list:
 
     table = Table("variant", "baseline ms [interval]", "candidate ms [interval]", "ratio [95% CI]", "decided on",
                   "status")  # fmt: skip
-    style = {"regressed": "bold red", "improved": "green", "same": "", "new": "cyan", "missing": "yellow"}
+    style = {"regressed": "bold red", "improved": "green", "same": "", "inconclusive": "yellow", "new": "cyan",
+             "missing": "yellow"}  # fmt: skip
     for c in rows:
         b, k = c.baseline, c.candidate
         fmt = lambda r: "–" if r is None else f"{r.median_ms:.3f} [{r.low_ms:.3f}, {r.high_ms:.3f}]"  # noqa: E731
@@ -485,9 +490,16 @@ def print_comparison(rows, tolerance: float = 0.05) -> list:
     shift = common_shift(rows, tolerance)
     if shift:
         err_console.print(f"[yellow]{escape(shift)}[/]", highlight=False)
+    unsure = [c for c in rows if c.status == "inconclusive"]
+    if unsure:
+        err_console.print(f"[yellow]{len(unsure)} variant(s) inconclusive: not significantly slower, but the 95% "
+                          f"interval reaches past +{tolerance:.0%}, so a slowdown of that size is not ruled out "
+                          f"(too few runs for this machine's noise; side by side, time them longer: {more})[/]",
+                          highlight=False)  # fmt: skip
     bad = [c for c in rows if c.status == "regressed"]
     if not bad:
         n = sum(c.test is not None for c in rows)
-        console.print(f"[green]no change[/]: {n} variant(s) compared, none slower by more than {tolerance:.0%} "
-                      "with a significant difference between the runs", highlight=False)  # fmt: skip
+        console.print(f"[green]no change[/]: {n} variant(s) compared, none significantly slower by more than "
+                      f"{tolerance:.0%}" + (f" ({len(unsure)} inconclusive)" if unsure else ""),
+                      highlight=False)  # fmt: skip
     return bad

@@ -4,6 +4,9 @@ A variant regressed when both hold:
 1. the slowdown is real: significant after Holm's correction over every variant compared, so comparing 32
    variants does not give 32 chances of a false alarm (the family-wise false-alarm rate stays at 5%);
 2. and it matters: the candidate is more than ``tolerance`` (default 5%) slower.
+A variant is **inconclusive** when neither holds nor is ruled out: not significant, yet its 95% interval
+reaches past ``1 + tolerance``, so a slowdown that would count cannot be excluded (too few runs for the noise
+of this machine). It does not fail the gate; the CLI names it and says how to measure longer.
 Where the test comes from:
 - **side by side** (host records whose artifacts are still on disk, unchanged): both artifacts are timed
   again in one request, paired round by round (:mod:`toolkit.profile.side_by_side`). Two separate runs on a
@@ -43,7 +46,7 @@ class Comparison:
     key: tuple[Any, ...]
     baseline: Row | None
     candidate: Row | None
-    status: str  # regressed | improved | same | new | missing
+    status: str  # regressed | improved | same | inconclusive | new | missing
     test: RatioTest | None = None
     basis: str = STORED  # or SIDE_BY_SIDE: where ``test`` comes from
 
@@ -94,7 +97,7 @@ def compare_records(
             out.append(Comparison(key, b, c, "new" if b is None else "missing"))
             continue
         t = tests[key]
-        status = "same"
+        status = "inconclusive" if t.high > 1.0 + tolerance else "same"
         if significant[key] and t.ratio > 1.0 + tolerance:
             status = "regressed"
         elif significant[key] and t.ratio < 1.0 / (1.0 + tolerance):
