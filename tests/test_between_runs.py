@@ -11,7 +11,7 @@ import sqlite3
 import pytest
 
 from tests._export_helpers import exported
-from toolkit.between_runs import MIN_DOF, Pooled, estimate, t95, within_se_log
+from toolkit.between_runs import METHOD, MIN_DOF, estimate, t95, within_se_log
 from toolkit.profile.host import HostDevice
 from toolkit.profile.intervals import se_log, se_log_within, stated_interval
 from toolkit.profile.protocol import ProfileConfig
@@ -49,48 +49,87 @@ def _drifts(runs: int) -> list[float]:
     return [0.04 * (i - (runs - 1) / 2) for i in range(runs)]  # log drift of each run: known, symmetric
 
 
-# ---- the estimate, as the store pools it ---------------------------------------------------------------
+# ---- the estimate: the sd of the runs' common shift -------------------------------------------------------
 
 
-def _pooled(tmp_path, record: dict, medians: dict[int, list[float]], se_within: float = 0.01) -> dict | None:
+def _rows(shifts, variants: int, noise=lambda v, r: 0.0) -> list[tuple]:
+    """(run, variant, log median): variant v's level plus run r's shift plus ``noise(v, r)``."""
+    return [(f"run{r}", v, math.log(1.0 + v) + b + noise(v, r)) for r, b in enumerate(shifts) for v in range(variants)]
+
+
+def _sd(xs) -> float:
+    m = sum(xs) / len(xs)
+    return math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
+
+
+SHIFTS = (-0.05, 0.01, 0.03, -0.02, 0.06, -0.03)  # six runs' common moves, known
+
+
+def test_the_runs_shifts_come_out_exactly_when_the_variants_noise_cancels_in_the_median():
+    # within each run the three variants' noise is (-e, 0, +e), rotated across runs so each variant's noise
+    # averages 0 over the six: every residual's median is its run's shift about the mean shift
+    noise = (-0.08, 0.0, 0.08)
+    b = estimate(_rows(SHIFTS, 3, lambda v, r: noise[(v + r) % 3]))
+    assert b["se_log"] == pytest.approx(_sd(SHIFTS), rel=1e-12)
+    assert (b["dof"], b["groups"], b["records"], b["runs"]) == (5, 3, 18, 6)
+    assert b["method"] == METHOD
+    pooled = sum((n + d - sum(SHIFTS) / 6) ** 2 for d in SHIFTS for n in noise) / (18 - 3)
+    assert math.sqrt(pooled) > 1.5 * _sd(SHIFTS)  # the noise is no small part of the residuals
+
+
+def test_one_noisy_variant_does_not_become_a_runs_shift():
+    wild = lambda v, r: (0.5 if r % 2 else -0.5) if v == 0 else 0.0  # noqa: E731 - averages 0 over six runs
+    b = estimate(_rows(SHIFTS, 5, wild))
+    assert b["se_log"] == pytest.approx(_sd(SHIFTS), rel=1e-12)
+    # with two variants the median is their mean and the wild one moves it: the estimate says so
+    assert estimate(_rows(SHIFTS, 2, wild))["se_log"] > 4 * _sd(SHIFTS)
+
+
+def test_groups_measured_once_are_left_out():
+    rows = _rows(SHIFTS, 3)
+    b = estimate([*rows, ("run0", "once", 9.0), ("run5", "also-once", -9.0), ("run9", "alone", 1.0)])
+    assert b == estimate(rows) and (b["groups"], b["records"], b["runs"]) == (3, 18, 6)  # run9 has no repeat
+
+
+def test_the_group_key_is_everything_between_run_and_median():
+    rows = [(run, "sha", "onnxruntime", "1.20", "fp32", None, t, y) for run, t, y in _rows(SHIFTS, 2)]
+    assert estimate(rows)["groups"] == 2  # threads (0 and 1 here) separate groups
+    assert estimate(rows)["se_log"] == pytest.approx(_sd(SHIFTS), rel=1e-12)
+
+
+def test_no_block_below_the_minimum_dof():
+    assert estimate(_rows(SHIFTS[:MIN_DOF], 4)) is None  # three runs: 2 dof
+    assert estimate(_rows(SHIFTS[: MIN_DOF + 1], 4))["dof"] == MIN_DOF
+    assert estimate(_rows(SHIFTS[:2], 16)) is None  # many variants in two runs are still one difference
+    assert estimate([(f"run{r}", r, 1.0) for r in range(8)]) is None  # nothing repeated
+    assert estimate([]) is None  # an empty device
+
+
+def test_drift_is_seen_under_variants_with_large_within_run_error():
+    """What pooling missed on a real store: half the variants scatter by 15% within a run, the other half are
+    quiet and move with the run by 2.5%. The runs' common shift still states the drift."""
+    rng = random.Random(7)
+    shifts = [rng.gauss(0.0, 0.025) for _ in range(20)]
+    rows = _rows(shifts, 16, lambda v, r: rng.gauss(0.0, 0.15 if v < 8 else 0.003))
+    assert 0.7 * _sd(shifts) < estimate(rows)["se_log"] < 1.5 * _sd(shifts)
+
+
+def _stored(tmp_path, record: dict, medians: dict[int, list[float]]) -> dict | None:
     """Store run r's median of each artifact ``medians[artifact][r]`` (one sweep per run), then ask the store."""
     with ResultsDB(tmp_path / "p.db") as db:
         for run in range(max(len(m) for m in medians.values())):
             for v, meds in medians.items():
                 if run < len(meds):
-                    db.insert(_as(record, v, meds[run], se_within), sweep_id=f"run{run}")
+                    db.insert(_as(record, v, meds[run]), sweep_id=f"run{run}")
         return db.between_runs(_as(record, 0, 1.0), "next")
 
 
-def test_known_spread_gives_the_pooled_variance_minus_the_within_run_variance(tmp_path, record):
-    drifts = (-0.06, -0.02, 0.02, 0.06)
-    b = _pooled(tmp_path, record, {v: [base * math.exp(d) for d in drifts] for v, base in ((1, 10.0), (2, 20.0))})
-    ss = 2 * sum(d * d for d in drifts)  # both groups, each about its mean (0)
-    assert b["se_log"] == pytest.approx(math.sqrt(ss / 6 - 0.01**2), rel=1e-9)
-    assert (b["dof"], b["groups"], b["records"], b["runs"]) == (3, 2, 8, 4)  # 6 pooled dof, but only 4 runs
-
-
-def test_unequal_groups_and_singletons(tmp_path, record):
-    a, b_ = [10.0, 11.0, 12.0, 10.5, 11.5], [20.0, 21.0]  # 5 and 2 runs; a third artifact measured once
-    b = _pooled(tmp_path, record, {1: a, 2: b_, 3: [30.0]})
-    la, lb = [math.log(x) for x in a], [math.log(x) for x in b_]
-    ss = sum((x - sum(la) / 5) ** 2 for x in la) + sum((x - sum(lb) / 2) ** 2 for x in lb)
-    assert b["se_log"] == pytest.approx(math.sqrt(ss / 5 - 0.01**2), rel=1e-9)
-    assert (b["dof"], b["groups"], b["records"], b["runs"]) == (4, 2, 7, 5)
-
-
-def test_within_run_error_larger_than_the_spread_gives_zero(tmp_path, record):
-    b = _pooled(tmp_path, record, {v: [10.0 * math.exp(d) for d in _drifts(5)] for v in range(3)}, se_within=0.2)
-    assert b["se_log"] == 0.0 and b["dof"] == 4
-
-
-def test_no_block_below_the_minimum_dof(tmp_path, record):
-    assert _pooled(tmp_path / "a", record, {v: [10.0, 11.0] for v in range(16)}) is None  # 16 groups, 2 runs: 1 dof
-    runs = [10.0 * math.exp(d) for d in _drifts(MIN_DOF + 1)]
-    assert _pooled(tmp_path / "b", record, {1: runs[:-1]}) is None
-    assert _pooled(tmp_path / "c", record, {1: runs})["dof"] == MIN_DOF
-    assert _pooled(tmp_path / "d", record, {v: [10.0] for v in range(6)}) is None  # nothing repeated
-    assert estimate(Pooled(0.0, 0.0, 0, 0, 0)) is None  # an empty device
+def test_the_store_feeds_its_rows_to_the_estimate(tmp_path, record):
+    medians = {v: [(1.0 + v) * math.exp(d) for d in SHIFTS] for v in range(3)}
+    medians[9] = [5.0]  # measured once
+    b = _stored(tmp_path, record, medians)
+    assert b["se_log"] == pytest.approx(_sd(SHIFTS), rel=1e-9)
+    assert (b["dof"], b["groups"], b["records"], b["runs"]) == (5, 3, 18, 6)
 
 
 # ---- the interval --------------------------------------------------------------------------------------
@@ -152,19 +191,21 @@ def test_insert_states_the_spread_of_the_runs_stored_before(tmp_path, record):
     drifts = _drifts(5)
     with ResultsDB(tmp_path / "r.db") as db:
         _store_runs(db, record, drifts)
+        # a record of run 2 sees the other four runs only, never its own
+        assert db.between_runs(_as(record, 0, 1.0), "None-2")["se_log"] == pytest.approx(
+            _sd(drifts[:2] + drifts[3:]), rel=1e-9
+        )
         new = _as(record, 0, 1.0)
         db.insert(new, sweep_id="next")
         stored = db.records()
     assert "between_runs" not in new  # the caller's record is left as it was
-    mean = sum(drifts) / len(drifts)
-    ss = 4 * sum((d - mean) ** 2 for d in drifts)
-    want = math.sqrt(ss / (4 * 4) - 0.01**2)
     b = stored[-1]["between_runs"]
-    assert b["se_log"] == pytest.approx(want, rel=1e-9)
+    assert b["se_log"] == pytest.approx(_sd(drifts), rel=1e-9)
     assert (b["dof"], b["groups"], b["records"], b["runs"]) == (4, 4, 20, 5)
     validate_record(stored[-1])
     # earlier runs only: the fifth run's records saw the four before them (3 dof), never their own run's rows
     assert [r.get("between_runs", {}).get("runs") for r in stored] == [None] * 16 + [4] * 4 + [5]
+    assert stored[16]["between_runs"]["se_log"] == pytest.approx(_sd(drifts[:4]), rel=1e-9)
 
 
 def test_flagged_records_and_other_devices_are_left_out(tmp_path, record):

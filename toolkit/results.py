@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from toolkit.between_runs import Pooled, estimate, log_or_none, within_se_log
+from toolkit.between_runs import estimate, log_or_none, within_se_log
 from toolkit.errors import ToolkitError, UsageError
 from toolkit.schemas import validate_record
 
@@ -69,12 +69,13 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # The record's flags (busy, bimodal; comma-separated, NULL = none) as a column, so a query can leave
     # measurements taken on a busy machine out. Older rows have none: they predate the checks.
     4: ("ALTER TABLE results ADD COLUMN flags TEXT",),
-    # The between-run spread (toolkit.between_runs) is pooled at each insert from the device's earlier rows
+    # The between-run spread (toolkit.between_runs) is estimated at each insert from the device's earlier rows
     # by one query: each row's log median and within-run standard error (its rounds' part lived only in the
     # JSON) become columns, filled once here for older rows by functions the store registers. The index covers
     # every column that query reads, so it never touches the rows (a row's columns added after record_json
     # sit behind its samples' JSON: reading 2000 rows that way took 25 ms), and orders a device's rows by id,
-    # so the latest come without a sort.
+    # so the latest come without a sort. (The estimate now reads log_median only; se_log_within is still
+    # written, so the column stays whole for any reader.)
     5: (
         "ALTER TABLE results ADD COLUMN log_median REAL",
         "ALTER TABLE results ADD COLUMN se_log_within REAL",
@@ -88,24 +89,15 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
 # How many of a device's latest rows the between-run estimate reads: bounds the insert's cost on a large store
 # and lets a machine's older history (before an upgrade, a move) age out.
 BETWEEN_RUNS_WINDOW = 2000
-# The device's latest unflagged rows of other runs; each grouped as one repeated measurement (same artifact,
-# runtime and version, precision, delegate, threads); over the groups stored at least twice: the sum of squares
-# of log medians about their group's mean, the within-run variances' sum, records, groups (each record adds
-# 1/n of its group) and distinct runs. One pass of SQLite over the covering index results_device.
-_POOLED_SQL = """
-WITH recent AS (
-    SELECT artifact_sha256, runtime, runtime_version, precision, delegate, threads,
-           COALESCE(sweep_id, timestamp) AS run, log_median AS y, se_log_within AS w
-    FROM results
-    WHERE device_kind IS ? AND device_name IS ? AND cpu IS ? AND flags IS NULL AND log_median IS NOT NULL
-          AND COALESCE(sweep_id, timestamp) IS NOT ?
-    ORDER BY id DESC LIMIT ?),
-grouped AS (
-    SELECT run, y, w, COUNT(*) OVER g AS n, AVG(y) OVER g AS mean FROM recent
-    WINDOW g AS (PARTITION BY artifact_sha256, runtime, runtime_version, precision, delegate, threads))
-SELECT COALESCE(SUM((y - mean) * (y - mean)), 0.0), COALESCE(SUM(w * w), 0.0), COUNT(*),
-       CAST(ROUND(COALESCE(SUM(1.0 / n), 0)) AS INTEGER), COUNT(DISTINCT run)
-FROM grouped WHERE n >= 2
+# The device's latest unflagged rows of other runs (a run is its sweep id, else its timestamp), each as
+# (run, group key, log median) for toolkit.between_runs.estimate. Read from the covering index results_device.
+_DEVICE_ROWS_SQL = """
+SELECT COALESCE(sweep_id, timestamp), artifact_sha256, runtime, runtime_version, precision, delegate, threads,
+       log_median
+FROM results
+WHERE device_kind IS ? AND device_name IS ? AND cpu IS ? AND flags IS NULL AND log_median IS NOT NULL
+      AND COALESCE(sweep_id, timestamp) IS NOT ?
+ORDER BY id DESC LIMIT ?
 """
 # A job still worth following on a re-run: submitted or running on the service, or finished there but
 # its result not stored yet. "failed" and "stored" jobs are history.
@@ -314,7 +306,7 @@ class ResultsDB:
         :data:`BETWEEN_RUNS_WINDOW` rows plus arithmetic (:func:`toolkit.between_runs.estimate`); None while
         the history is too thin to state it. Every record of one sweep sees the same earlier runs, so the
         answer is kept until another connection commits or this one stores a row of another run: a sweep
-        pays for one query (4 ms over 2000 rows), not one per record.
+        pays for one estimate (3 ms over 2000 rows), not one per record.
         """
         d = record["device"]
         key = (d.get("kind"), d.get("name"), d.get("cpu"), run or record.get("timestamp"))
@@ -323,9 +315,7 @@ class ResultsDB:
             self._pooled.clear()
             self._pooled_version = version
         if key not in self._pooled:
-            self._pooled[key] = estimate(
-                Pooled(*self._con.execute(_POOLED_SQL, (*key, BETWEEN_RUNS_WINDOW)).fetchone())
-            )
+            self._pooled[key] = estimate(self._con.execute(_DEVICE_ROWS_SQL, (*key, BETWEEN_RUNS_WINDOW)))
         block = self._pooled[key]
         return dict(block) if block else None
 
