@@ -254,14 +254,16 @@ def test_a_schema_4_db_gains_the_rounds_column_filled_from_its_rows(tmp_path, re
 # ---- what readers see ----------------------------------------------------------------------------------
 
 
-def test_compare_of_two_drifted_runs_of_identical_artifacts_is_no_change_with_the_block(record):
+def test_compare_of_two_drifted_runs_of_identical_artifacts_is_not_a_regression_with_the_block(record):
     base = [_as(record, v, 1.0 + v, 0.005) for v in range(16)]
     cand = [_as(record, v, (1.0 + v) * 1.10, 0.005) for v in range(16)]  # the whole run 10% slower: drift
     assert {c.status for c in compare_records(base, cand)} == {"regressed"}
     block = {"se_log": 0.06, "dof": 20, "groups": 16, "records": 64, "runs": 21, "method": "m"}
     for r in (*base, *cand):
         r["between_runs"] = block
-    assert {c.status for c in compare_records(base, cand)} == {"same"}
+    # no longer a regression: with runs 6% apart a 10% move is what runs do; a change past the tolerance is not
+    # ruled out either, which compare calls inconclusive (it does not fail the gate)
+    assert {c.status for c in compare_records(base, cand)} == {"inconclusive"}
     cand = [_as(record, v, (1.0 + v) * 1.5, 0.005) for v in range(16)]  # a real 50% slowdown still shows
     for r in cand:
         r["between_runs"] = block
