@@ -327,7 +327,7 @@ def compare(
     stored runs. Nothing is written."""
     from toolkit.errors import ToolkitError, UsageError
     from toolkit.profile.protocol import ProfileConfig
-    from toolkit.report.compare import compare_records, remeasure
+    from toolkit.report.compare import compare_records, label, remeasure
     from toolkit.results import load_records
 
     if tolerance < 0:
@@ -347,7 +347,7 @@ def compare(
         budget = ProfileConfig(iterations=iterations, rounds=rounds)
         tests, why = remeasure(base, cand, budget, wait=wait, say=_say)
         for key, reason in why.items():
-            err_console.print(f"[dim]{escape(_label(key))}: stored runs ({escape(reason)})[/]", highlight=False)
+            err_console.print(f"[dim]{escape(label(key))}: stored runs ({escape(reason)})[/]", highlight=False)
         rows = compare_records(base, cand, tolerance, side_by_side=tests)
     bad = print_comparison(rows, tolerance, more=f"--iterations {iterations * 3}")
     if bad:
@@ -459,12 +459,6 @@ def print_measured(records: list[dict]) -> None:
     for flag, n in flagged.items():
         err_console.print(f"[yellow]{n} measurement(s) flagged {flag}: {why.get(flag, flag)}; the report greys "
                           "them[/]", highlight=False)  # fmt: skip
-
-
-def _label(key) -> str:
-    from toolkit.report.compare import Comparison
-
-    return Comparison(key, None, None, "same").label
 
 
 def print_comparison(rows, tolerance: float = 0.05, more: str = "--iterations 300") -> list:

@@ -58,6 +58,7 @@ __all__ = [
     "bimodality",
     "flags_of",
     "holm",
+    "log_ratio_test",
     "ratio_test",
     "round_interval",
     "se_log",
@@ -168,10 +169,17 @@ def ratio_test(base: tuple[float, float, int], cand: tuple[float, float, int]) -
     d = math.log(mc / mb)
     var = sb * sb + sc * sc
     if var <= 0:
-        return RatioTest(math.exp(d), math.exp(d), math.exp(d), 0.0 if d else 1.0)
+        return log_ratio_test(d, 0.0, 1)
     dof = int(min(_MAX_DOF, max(1.0, var * var / (sb**4 / db + sc**4 / dc))))  # Welch-Satterthwaite, floored
-    se = math.sqrt(var)
-    t = student_t_ppf(1.0 - (1.0 - CONFIDENCE) / 2.0, dof)
+    return log_ratio_test(d, math.sqrt(var), dof)
+
+
+def log_ratio_test(d: float, se: float, dof: int) -> RatioTest:
+    """The ratio ``exp(d)``, its 95% t interval and the two-sided p-value of "no change", from an estimated log
+    ratio ``d`` with standard error ``se`` on ``dof`` degrees of freedom (se 0: exact, p 0 unless d is 0)."""
+    if se <= 0:
+        return RatioTest(math.exp(d), math.exp(d), math.exp(d), 0.0 if d else 1.0)
+    t = _t(dof)
     p = 2.0 * (1.0 - student_t_cdf(abs(d) / se, dof))
     return RatioTest(math.exp(d), math.exp(d - t * se), math.exp(d + t * se), max(0.0, min(1.0, p)))
 

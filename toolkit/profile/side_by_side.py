@@ -21,8 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from toolkit.numeric import student_t_cdf, student_t_ppf
-from toolkit.profile.intervals import CONFIDENCE, RatioTest
+from toolkit.profile.intervals import RatioTest, log_ratio_test
 from toolkit.profile.protocol import ProfileConfig
 
 __all__ = ["Side", "measure_side_by_side", "not_remeasurable", "paired_ratio_test"]
@@ -59,13 +58,7 @@ def paired_ratio_test(base_rounds: Sequence[float], cand_rounds: Sequence[float]
         return None
     mean = math.fsum(d) / len(d)
     sd = math.sqrt(math.fsum((x - mean) ** 2 for x in d) / (len(d) - 1))
-    se, dof = sd / math.sqrt(len(d)), len(d) - 1
-    if se == 0:
-        r = math.exp(mean)
-        return RatioTest(r, r, r, 0.0 if mean else 1.0)
-    t = student_t_ppf(1.0 - (1.0 - CONFIDENCE) / 2.0, dof)
-    p = 2.0 * (1.0 - student_t_cdf(abs(mean) / se, dof))
-    return RatioTest(math.exp(mean), math.exp(mean - t * se), math.exp(mean + t * se), max(0.0, min(1.0, p)))
+    return log_ratio_test(mean, sd / math.sqrt(len(d)), len(d) - 1)
 
 
 def measure_side_by_side(

@@ -34,7 +34,7 @@ from toolkit.profile.protocol import ProfileConfig
 from toolkit.report.data import Row, to_rows
 
 __all__ = ["DEFAULT_TOLERANCE", "SIDE_BY_SIDE", "STORED", "Comparison", "common_shift", "compare_records",
-           "flagged_rows", "remeasure"]  # fmt: skip
+           "flagged_rows", "label", "remeasure"]  # fmt: skip
 
 SIDE_BY_SIDE, STORED = "side by side", "stored runs"
 
@@ -61,15 +61,20 @@ class Comparison:
 
     @property
     def label(self) -> str:
-        kind, variant, runtime, precision, delegate, threads = self.key
-        extra = f" [{delegate}]" if delegate else ""
-        return f"{kind} {runtime} {precision}{extra} t{threads} {variant}"
+        return label(self.key)
 
     @property
     def flags(self) -> list[str]:
         """``side: flag`` for every flag the compared rows carry (busy, bimodal)."""
         return [f"{side}: {f}" for side, row in (("baseline", self.baseline), ("candidate", self.candidate))
                 if row is not None for f in row.flags]  # fmt: skip
+
+
+def label(key: tuple[Any, ...]) -> str:
+    """A match key as the table and the lines name it: ``host onnxruntime fp32 t2 mobilenet_v1-a0.50-r160``."""
+    kind, variant, runtime, precision, delegate, threads = key
+    extra = f" [{delegate}]" if delegate else ""
+    return f"{kind} {runtime} {precision}{extra} t{threads} {variant}"
 
 
 def _side(r: Row) -> tuple[float, float, int]:
@@ -123,9 +128,9 @@ def remeasure(
     Returns the side-by-side tests by match key and, for every pair left to its stored runs, why. Both sides
     run with the thread count the baseline's record used: autotuned rows pair as ``auto``, and two tuners'
     picks on a busy machine can differ (measured: 1 thread against 2 made an A/A pair read 0.84), so the
-    candidate is timed in the configuration the baseline established. The budget is the sweep's
-    (``ProfileConfig()``). The host's
-    measurement lock is taken only when there is something to time (``wait``/``say`` as for a sweep)."""
+    candidate is timed in the configuration the baseline established. ``config`` is the budget (default the
+    sweep's, ``ProfileConfig()``). The host's measurement lock is taken only when there is something to time
+    (``wait``/``say`` as for a sweep)."""
     from toolkit.profile.side_by_side import Side, measure_side_by_side, not_remeasurable
 
     base, cand = _rows(baseline), _rows(candidate)
