@@ -4,6 +4,8 @@ Holm's correction, the bimodality check, the busy accounting and the slice plan 
 from __future__ import annotations
 
 import math
+import os
+import time
 
 import pytest
 
@@ -107,19 +109,31 @@ def test_annotate_adds_the_flag_once_and_flags_of_reads_old_records():
 def test_busy_accounting_from_cpu_counters(tmp_path):
     stat = tmp_path / "stat"
     stat.write_text("cpu  100 5 50 1000 10 3 2 7 0 0\ncpu0 1 2 3 4\n")
-    import os
-
     assert read_cpu(stat).busy_s == pytest.approx((100 + 5 + 50 + 3 + 2 + 7) / os.sysconf("SC_CLK_TCK"))
+    stat.write_text("cpu  900 5 50 1000 10 3 2 7 0 0\n")  # the file is held open: every read must be fresh
+    assert read_cpu(stat).busy_s == pytest.approx((900 + 5 + 50 + 3 + 2 + 7) / os.sysconf("SC_CLK_TCK"))
     c = CpuCounter()
     c.add(CpuSnapshot(100.0, 1.0, 10.0), CpuSnapshot(101.5, 1.4, 10.5))  # 1.5 s busy, 0.4 s ours, in 0.5 s
     c.add(CpuSnapshot(200.0, 2.0, 20.0), CpuSnapshot(200.1, 2.1, 20.5))  # a quiet slice: others took 0
     env = environment_block(c.to_dict(), [1.0, 1.0, 1.0], [1.5, 1.1, 1.0], 2)
     assert env["other_cpu_s"] == pytest.approx(1.1) and env["other_share"] == pytest.approx(1.1 / (1.0 * 2))
     assert env["busy_threshold"] == BUSY_SHARE and "55%" in busy_flag(env)
-    quiet = environment_block({"busy_s": 0.55, "own_s": 0.5, "wall_s": 1.0, "slices": 1}, None, None, 2)
+    quiet = environment_block({"busy_s": 0.55, "own_s": 0.5, "wall_s": 1.0, "windows": 1}, None, None, 2)
     assert quiet["other_share"] == pytest.approx(0.025) and busy_flag(quiet) is None
     c.add(CpuSnapshot(None, 0.0, 0.0), CpuSnapshot(None, 0.1, 0.1))  # no /proc/stat: no claim either way
     assert "other_share" not in environment_block(c.to_dict(), None, None, 2)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="Linux only")
+def test_the_real_proc_stat_counts_our_own_work():
+    """Read through the held-open descriptor, /proc/stat still moves: a busy loop of 0.3 s shows up."""
+    before = read_cpu()
+    end = time.perf_counter() + 0.3
+    while time.perf_counter() < end:
+        pass
+    after = read_cpu()
+    assert after.own_s - before.own_s > 0.2
+    assert after.busy_s - before.busy_s >= 0.9 * (after.own_s - before.own_s) - 0.05  # ticks: 10 ms each
 
 
 def test_slices_split_the_runs_and_the_order_rotates():

@@ -43,8 +43,25 @@ def test_rounds_hold_the_samples_in_time_order(measured):
         assert rec["config"]["threads"] == 1 and rec["config"]["threads_chosen_by"] == "user"
         env = rec["environment"]
         assert env["timed_s"] > 0 and env["other_share"] is not None and env["cores"] >= 1
+        assert env["timed_s"] >= sum(rec["latency_ms"]) / 1e3  # the counted windows hold every timed run
         assert ("busy" in rec["flags"]) == (env["other_share"] > env["busy_threshold"])
     assert res.records[0]["runtime"]["name"] == "executorch" and res.records[2]["runtime"]["name"] == "onnxruntime"
+
+
+def test_the_cpu_counters_are_read_where_the_artifact_changes(measured):
+    """One window per run of consecutive slices of one artifact, each starting where the one before ended."""
+    from toolkit.profile.worker import _load, _slices, _State
+
+    onnx = measured[2]
+    state = _State()
+    _load(state, [("a", str(onnx), 1), ("b", str(onnx), 1)], 0)
+    got = _slices(state, [("a", 2, None, 0), ("a", 2, None, 0), ("b", 2, None, 1), ("a", 2, None, 0)])
+    assert [len(g["samples"]) for g in got] == [2, 2, 2, 2]
+    assert ["cpu" in g for g in got] == [False, True, True, True]
+    windows = [g["cpu"] for g in got if "cpu" in g]
+    assert all(w[0] == prev[1] for prev, w in zip(windows, windows[1:]))  # contiguous: nothing counted twice
+    wall = [end[2] - start[2] for start, end in windows]
+    assert wall[0] >= sum(got[0]["samples"] + got[1]["samples"]) / 1e3 and all(w > 0 for w in wall)
 
 
 def test_peak_memory_comes_from_a_fresh_process_and_is_plausible(measured):

@@ -22,6 +22,7 @@ import contextlib
 import datetime as dt
 import errno
 import fcntl
+import functools
 import json
 import os
 import re
@@ -118,8 +119,15 @@ def _read(f: Any) -> dict[str, Any] | None:
     return owner if isinstance(owner, dict) else None
 
 
+@functools.cache
+def _own_start_time(pid: int) -> int | None:
+    """This process's start time, read once (a /proc open is most of what taking the lock costs); keyed by
+    pid so that a forked child reads its own."""
+    return process_start_time(pid)
+
+
 def _write_owner(f: Any) -> None:
-    me = {"pid": os.getpid(), "start_time": process_start_time(os.getpid()),
+    me = {"pid": os.getpid(), "start_time": _own_start_time(os.getpid()),
           "command": shlex.join(sys.argv) if sys.argv and sys.argv[0] else sys.executable,
           "since": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")}  # fmt: skip
     f.seek(0)

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import ToolkitError, UsageError
-from toolkit.profile.environment import CpuCounter, busy_flag, environment_block, loadavg, stat_cpus
+from toolkit.profile.environment import CpuCounter, CpuSnapshot, busy_flag, environment_block, loadavg, stat_cpus
 from toolkit.profile.protocol import ProfileConfig
 
 __all__ = ["REWARM", "HostRun", "WorkerDiedError", "measure_host", "slice_sizes"]
@@ -258,7 +258,8 @@ def _run_rounds(timing, config: ProfileConfig, stop: threading.Event | None, out
                 it.rounds.append(one["samples"])
                 it.preprocess += one["preprocess"] or []
                 it.preprocess_steps = one["steps"]
-                it.cpu.add(one["before"], one["after"])
+                if "cpu" in one:  # the last slice of the artifact's window in this request
+                    it.cpu.add(*(CpuSnapshot(*snap) for snap in one["cpu"]))
     for w, items in timing:
         if id(w) in dead:
             for it in items:

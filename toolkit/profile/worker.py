@@ -15,8 +15,8 @@ corrupt the protocol. Requests, in the order the parent uses them:
 - ``("probe", [(path, threads)])``: load time, first inference and peak memory, each in a fresh forked child;
 - ``("load", [(key, path, threads)], warmup)``: load every artifact here, first inference and warm-up, untimed;
 - ``("slice", key, runs, duration_s, rewarm)``: ``rewarm`` untimed runs, then one timed slice, with the
-  CPU counters read around the timed part only; ``("slices", [(key, runs, duration_s, rewarm), ...])``: several
-  in one request (a round's, or all rounds' when this is the only timing worker);
+  CPU counters read around it; ``("slices", [(key, runs, duration_s, rewarm), ...])``: several in one request
+  (a round's, or all rounds' when this is the only timing worker), the counters read where the artifact changes;
 - ``("close",)``.
 Every reply is ``("ok", value)`` or ``("error", one line)``.
 """
@@ -97,12 +97,34 @@ def _load(state: _State, items: list[tuple[str, str, int]], warmup: int) -> dict
 
 
 def _slices(state: _State, todo: list[tuple[str, int, float | None, int]]) -> list[dict[str, Any]]:
-    """Several slices in one request, in the order given: one round trip per round, not per artifact."""
-    return [_slice(state, *one) for one in todo]
+    """Several slices in one request, in the order given: one round trip per round, not per artifact.
+
+    The CPU counters are read where the artifact changes, the end of one window being the start of the
+    next: a window holds one artifact's consecutive slices and their ``rewarm`` runs (this process's own
+    work, counted on both sides of "others took"), and its counters (``cpu``) ride on its last slice. A
+    sweep's round-robin reads them once per slice plus one, instead of twice per slice; an artifact timed
+    alone reads them twice per request. Each read costs 6-20 µs (measured by
+    ``benchmarks/bench_compare.py``: the bookkeeping a 0.25-128 slice must stay under)."""
+    from toolkit.profile.environment import read_cpu
+
+    out = []
+    mark = read_cpu().as_tuple()
+    for i, (key, runs, duration_s, rewarm) in enumerate(todo):
+        one = _timed_slice(state, key, runs, duration_s, rewarm)
+        if i + 1 == len(todo) or todo[i + 1][0] != key:
+            end = read_cpu().as_tuple()
+            one["cpu"] = (mark, end)
+            mark = end
+        out.append(one)
+    return out
 
 
 def _slice(state: _State, key: str, runs: int, duration_s: float | None, rewarm: int) -> dict[str, Any]:
-    from toolkit.profile.environment import read_cpu
+    """One slice, the counters read around it (``cpu``: the (busy, own, wall) seconds before and after)."""
+    return _slices(state, [(key, runs, duration_s, rewarm)])[0]
+
+
+def _timed_slice(state: _State, key: str, runs: int, duration_s: float | None, rewarm: int) -> dict[str, Any]:
     from toolkit.profile.protocol import ProfileConfig
     from toolkit.profile.runner import _timed_loop
 
@@ -110,10 +132,8 @@ def _slice(state: _State, key: str, runs: int, duration_s: float | None, rewarm:
     for _ in range(rewarm):
         runner.run(x)
     cfg = ProfileConfig(warmup=0, iterations=max(runs, 1), duration_s=duration_s)
-    before = read_cpu()
     samples, pre = _timed_loop(runner.run, x, cfg, frame)
-    after = read_cpu()
-    return {"samples": samples, "preprocess": pre, "steps": frame.steps, "before": before, "after": after}
+    return {"samples": samples, "preprocess": pre, "steps": frame.steps}
 
 
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:
