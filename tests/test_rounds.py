@@ -3,6 +3,7 @@ the between-round interval, the machine's load, peak memory from a fresh process
 
 from __future__ import annotations
 
+import itertools
 import statistics
 
 import pytest
@@ -59,7 +60,7 @@ def test_the_cpu_counters_are_read_where_the_artifact_changes(measured):
     assert [len(g["samples"]) for g in got] == [2, 2, 2, 2]
     assert ["cpu" in g for g in got] == [False, True, True, True]
     windows = [g["cpu"] for g in got if "cpu" in g]
-    assert all(w[0] == prev[1] for prev, w in zip(windows, windows[1:]))  # contiguous: nothing counted twice
+    assert all(w[0] == prev[1] for prev, w in itertools.pairwise(windows))  # contiguous: nothing counted twice
     wall = [end[2] - start[2] for start, end in windows]
     assert wall[0] >= sum(got[0]["samples"] + got[1]["samples"]) / 1e3 and all(w > 0 for w in wall)
 
