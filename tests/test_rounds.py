@@ -39,6 +39,7 @@ def test_rounds_hold_the_samples_in_time_order(measured):
         validate_record(rec)
         r = rec["rounds"]
         assert r["rounds"] == 3 and r["runs_per_round"] == [4, 4, 4] and r["dof"] == 2 and r["rewarm"] == 2
+        assert r["reloaded"] is False
         assert r["medians_ms"] == [statistics.median(rec["latency_ms"][i : i + 4]) for i in (0, 4, 8)]
         assert rec["stats"]["n"] == 12 and r["low_ms"] <= rec["stats"]["median_ms"] <= r["high_ms"]
         assert rec["config"]["threads"] == 1 and rec["config"]["threads_chosen_by"] == "user"
@@ -63,6 +64,22 @@ def test_the_cpu_counters_are_read_where_the_artifact_changes(measured):
     assert all(w[0] == prev[1] for prev, w in itertools.pairwise(windows))  # contiguous: nothing counted twice
     wall = [end[2] - start[2] for start, end in windows]
     assert wall[0] >= sum(got[0]["samples"] + got[1]["samples"]) / 1e3 and all(w > 0 for w in wall)
+
+
+def test_a_reloading_slice_times_a_new_instance_at_a_new_heap_position(measured):
+    """Side by side, every round loads the model afresh (a new layout each round), then re-warms it."""
+    from toolkit.profile.worker import _load, _slices, _State
+
+    state = _State()
+    _load(state, [("a", str(measured[2]), 1)], 0)
+    first = state.runners["a"][0]
+    got = _slices(state, [("a", 3, None, 2, True)])
+    second = state.runners["a"][0]
+    assert second is not first and len(got[0]["samples"]) == 3 and "cpu" in got[0]
+    pad = len(state.pads["a"])
+    _slices(state, [("a", 1, None, 0, True), ("a", 1, None, 0, False)])
+    assert state.runners["a"][0] is not second and 16 <= len(state.pads["a"]) < 1 << 20
+    assert pad % 16 == 0
 
 
 def test_peak_memory_comes_from_a_fresh_process_and_is_plausible(measured):

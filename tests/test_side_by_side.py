@@ -37,6 +37,13 @@ def test_paired_ratio_test_worked_by_hand():
     assert (exact.ratio, exact.low, exact.high, exact.p_value) == pytest.approx((1.5, 1.5, 1.5, 0.0))
 
 
+def test_each_round_speaks_through_its_fastest_run():
+    from toolkit.profile.side_by_side import round_minima
+
+    rec = {"latency_ms": [3.0, 1.0, 2.0, 9.0, 4.0, 5.0, 0.5], "rounds": {"runs_per_round": [3, 3, 1]}}
+    assert round_minima(rec) == [1.0, 4.0, 0.5]
+
+
 def test_pairs_stay_adjacent_and_take_turns_going_first():
     from toolkit.profile.rounds import _alternate_pairs, _Item
 

@@ -323,8 +323,8 @@ def compare(
     """Exit 1 naming every variant that got slower (significant and beyond --tolerance).
 
     Host pairs whose artifacts are still on disk, unchanged, are timed again side by side (baseline and
-    candidate paired in every round), since two separate runs drift apart; the rest are decided on their
-    stored runs. Nothing is written."""
+    candidate paired in every round, each loaded afresh; the ratio is that of the rounds' fastest runs),
+    since two separate runs drift apart; the rest are decided on their stored runs. Nothing is written."""
     from toolkit.errors import ToolkitError, UsageError
     from toolkit.profile.protocol import ProfileConfig
     from toolkit.report.compare import compare_records, label, remeasure

@@ -12,7 +12,8 @@ How (one :func:`measure_host` call, under the host's measurement lock):
 2. ExecuTorch's thread pool is process-wide, so its artifacts get one worker per thread count;
 3. every worker loads its artifacts (first inference and ``warmup`` runs, untimed);
 4. ``rounds`` rounds; per round, the workers in rotated order, each timing its artifacts in rotated order;
-   before each slice ``REWARM`` untimed runs bring the caches back from the artifact before. Only one
+   before each slice ``REWARM`` untimed runs bring the caches back from the artifact before (``paired``: the
+   model is first loaded afresh, a new memory layout each round, then ``RELOAD_REWARM`` runs). Only one
    process runs a model at any time; there is no sleep between slices (measured: a 100 ms idle gap makes the
    next slice slower, as the thread pool parks, not faster).
 Records are built at the end, one per artifact, with the samples in time order, the round medians and their
@@ -42,6 +43,7 @@ from toolkit.profile.protocol import ProfileConfig
 __all__ = ["REWARM", "HostRun", "WorkerDiedError", "measure_host", "slice_sizes"]
 
 REWARM = 2  # untimed runs before each slice: the artifact before left its own weights in the caches
+RELOAD_REWARM = 4  # after a fresh load (paired requests): untimed runs after its first, allocating inference
 
 
 class WorkerDiedError(ToolkitError):
@@ -249,7 +251,8 @@ def _run_rounds(timing, config: ProfileConfig, stop: threading.Event | None, out
             if stop is not None and stop.is_set():
                 raise InterruptedMeasurementError("stopped between rounds; nothing of this round-robin stored")
             try:
-                got = w.ask("slices", [(it.key, n, per_slice_s, REWARM) for it, n in pairs])
+                how = (RELOAD_REWARM, True) if paired else (REWARM,)
+                got = w.ask("slices", [(it.key, n, per_slice_s, *how) for it, n in pairs])
             except WorkerDiedError as e:
                 dead.add(id(w))
                 out.failures += [f"{name}: {e}" for name in dict.fromkeys(it.path.name for it, _ in pairs)]
@@ -277,8 +280,9 @@ def measure_host(
     read_temp: Callable[[], float | None] | None = None,
 ) -> HostRun:
     """Measure ``artifacts`` on this host in rounds (module docstring); ``threads`` None = autotune each, or
-    one entry per artifact. ``paired``: artifacts 2k and 2k+1 are timed back to back in every round (the
-    side-by-side comparison of a baseline and its candidate, :mod:`toolkit.profile.side_by_side`).
+    one entry per artifact. ``paired``: artifacts 2k and 2k+1 are timed back to back in every round, each
+    loaded afresh before its slice (the side-by-side comparison of a baseline and its candidate,
+    :mod:`toolkit.profile.side_by_side`).
 
     A missing or unloadable artifact is a failure line and the others go on. ``on_record(i, record)`` is called
     for each finished record (``i`` indexes ``artifacts``).
@@ -321,14 +325,16 @@ def measure_host(
         for it in group:
             if it.runtime is None:
                 continue
-            rec = _record(it, config, notes, (temp_before, temp_after), (load_before, load_after))
+            rec = _record(it, config, notes, (temp_before, temp_after), (load_before, load_after), paired)
             out.records[it.index] = rec
             if on_record is not None:
                 on_record(it.index, rec)
     return out
 
 
-def _record(it: _Item, config: ProfileConfig, notes: list[str], temps: tuple, loads: tuple) -> dict[str, Any]:
+def _record(
+    it: _Item, config: ProfileConfig, notes: list[str], temps: tuple, loads: tuple, reloaded: bool
+) -> dict[str, Any]:
     from toolkit.profile.host_record import build_record, host_description
     from toolkit.profile.intervals import annotate, round_interval
     from toolkit.profile.runner import Measurement
@@ -346,7 +352,8 @@ def _record(it: _Item, config: ProfileConfig, notes: list[str], temps: tuple, lo
         rec["runtime_memory_mb"] = it.probe["runtime_memory_mb"]
     interval = round_interval(it.rounds, rec["stats"]["median_ms"])
     if interval is not None:
-        rec["rounds"] = {**interval.to_dict(), "runs_per_round": [len(r) for r in it.rounds], "rewarm": REWARM}
+        rec["rounds"] = {**interval.to_dict(), "runs_per_round": [len(r) for r in it.rounds],
+                         "rewarm": RELOAD_REWARM if reloaded else REWARM, "reloaded": reloaded}  # fmt: skip
     rec["environment"] = environment_block(it.cpu.to_dict(), loads[0], loads[1], stat_cpus() or os.cpu_count())
     flags = []
     line = busy_flag(rec["environment"])

@@ -7,10 +7,26 @@ see it. Timed in one request, baseline and candidate share the machine's state: 
 a pair, timed back to back in every round with the first place alternating (:func:`measure_host` with
 ``paired``), so what drifts between rounds drifts for both.
 
-The test is on the pairs' round medians: per round r, ``d_r = log(candidate_r / baseline_r)``; the ratio is
-``exp(mean d)``, its 95% interval ``exp(mean d ± t(R-1) · sd(d) / sqrt(R))``, and the p-value that of the
-paired t test of "no change". Each round's two slices are seconds apart at most, so the drift they share
-cancels in ``d_r``; what is left is the spread within a round, which the t interval covers.
+Three choices make the test both calm on identical builds and sharp on real slowdowns (each measured by
+``benchmarks/bench_compare.py`` and kept because it moved the figures there):
+
+- **A fresh load every round.** Two loads of the same bytes in one process can differ by 5-10% for as long
+  as they live (memory layout: Mytkowicz et al., "Producing wrong data without doing anything obviously
+  wrong!", ASPLOS 2009). Loaded once, an A/A pair read 0.94 and 1.10 in all of its rounds, a "significant"
+  difference that is the layout's. Reloaded every round (behind a random-sized allocation, as Curtsinger
+  and Berger's Stabilizer re-randomizes layout), each round draws a new layout and the spread between rounds
+  holds its effect.
+- **The fastest run of each slice.** Noise on a shared machine only adds: a preempted thread, a stalled
+  vCPU, a neighbour's cache traffic. The slice minimum is the run least touched by it (Chen and Revels,
+  "Robust benchmarking in noisy environments", 2016), and a slower build moves it as it moves the median.
+  At two threads on a two-vCPU machine the round medians scatter 2-3× more than the minima. What it cannot
+  see is a change confined to the slow tail (an occasional stall the candidate adds); the stored runs'
+  medians and p90 in the table still show that.
+- **A paired t test on the rounds.** Per round r, ``d_r = log(candidate_r / baseline_r)`` of the slice
+  minima; the ratio is ``exp(mean d)``, its 95% interval ``exp(mean d ± t(R-1) · sd(d) / sqrt(R))``, and the
+  p-value that of the paired t test of "no change". The two slices of a round are seconds apart at most, so
+  the drift they share cancels in ``d_r``; what is left (noise within a round, the layouts drawn) is in the
+  spread of the ``d_r``, which the t interval covers.
 """
 
 from __future__ import annotations
@@ -24,7 +40,7 @@ from pathlib import Path
 from toolkit.profile.intervals import RatioTest, log_ratio_test
 from toolkit.profile.protocol import ProfileConfig
 
-__all__ = ["Side", "measure_side_by_side", "not_remeasurable", "paired_ratio_test"]
+__all__ = ["Side", "measure_side_by_side", "not_remeasurable", "paired_ratio_test", "round_minima"]
 
 
 @dataclass(frozen=True)
@@ -51,8 +67,18 @@ def not_remeasurable(device_kind: str, path: str | None, sha256: str | None) -> 
     return None
 
 
+def round_minima(record: dict) -> list[float]:
+    """The fastest run of each round of a record measured in rounds (its samples are in time order)."""
+    out, i = [], 0
+    for n in record["rounds"]["runs_per_round"]:
+        out.append(min(record["latency_ms"][i : i + n]))
+        i += n
+    return out
+
+
 def paired_ratio_test(base_rounds: Sequence[float], cand_rounds: Sequence[float]) -> RatioTest | None:
-    """Candidate ÷ baseline from their round medians, round by round (module docstring); None with < 2 rounds."""
+    """Candidate ÷ baseline from one statistic per round (the slice minima), round by round (module
+    docstring); None with < 2 rounds."""
     d = [math.log(c / b) for b, c in zip(base_rounds, cand_rounds, strict=True) if b > 0 and c > 0]
     if len(d) < 2:
         return None
@@ -85,6 +111,6 @@ def measure_side_by_side(
             lost = base if b is None else cand
             out.append(failed.get(lost.path.name, f"{lost.path.name}: not measured"))
             continue
-        test = paired_ratio_test(b["rounds"]["medians_ms"], c["rounds"]["medians_ms"]) if "rounds" in b else None
+        test = paired_ratio_test(round_minima(b), round_minima(c)) if "rounds" in b and "rounds" in c else None
         out.append(test or "fewer than 2 rounds: no paired test")
     return out

@@ -15,8 +15,9 @@ corrupt the protocol. Requests, in the order the parent uses them:
 - ``("probe", [(path, threads)])``: load time, first inference and peak memory, each in a fresh forked child;
 - ``("load", [(key, path, threads)], warmup)``: load every artifact here, first inference and warm-up, untimed;
 - ``("slice", key, runs, duration_s, rewarm)``: ``rewarm`` untimed runs, then one timed slice, with the
-  CPU counters read around it; ``("slices", [(key, runs, duration_s, rewarm), ...])``: several in one request
-  (a round's, or all rounds' when this is the only timing worker), the counters read where the artifact changes;
+  CPU counters read around it; ``("slices", [(key, runs, duration_s, rewarm[, reload]), ...])``: several in
+  one request (a round's, or all rounds' when this is the only timing worker), the counters read where the
+  artifact changes, ``reload`` loading the model afresh first (:meth:`_State.reload`);
 - ``("close",)``.
 Every reply is ``("ok", value)`` or ``("error", one line)``.
 """
@@ -40,6 +41,29 @@ class _State:
         self.runners: dict[str, tuple[Any, Any]] = {}
         self.inputs: dict[str, Any] = {}
         self.frames: dict[str, Any] = {}
+        self.sources: dict[str, tuple[str, int]] = {}  # key -> (path, threads), to load it again
+        self.pads: dict[str, bytearray] = {}
+
+    def reload(self, key: str) -> None:
+        """A new instance of ``key``'s model in place of the old one, at a shifted heap position.
+
+        Why: two loads of the same bytes in one process can differ by 5-10% for as long as they live
+        (measured: an A/A pair side by side, one copy's fastest runs 10% slower in all 6 rounds), the way
+        memory layout moves timings (Mytkowicz et al., ASPLOS 2009; Curtsinger and Berger's Stabilizer,
+        ASPLOS 2013, re-randomizes layout for the same reason). A comparison that loads each side once
+        compares two layouts; one that loads them afresh every round, behind a random-sized allocation,
+        samples layouts, and its round-to-round spread then holds their effect."""
+        import random
+
+        from toolkit.runtimes import open_runner
+
+        path, threads = self.sources[key]
+        _, x, frame = self.runners.pop(key)
+        del _  # the old instance goes first: one model's memory at a time
+        self.pads[key] = bytearray(random.randrange(1, 1 << 16) * 16)
+        runner = open_runner(Path(path), threads=threads)
+        runner.run(x)
+        self.runners[key] = (runner, x, frame)
 
     def frame_for(self, path: str) -> Any:
         """The artifact's :class:`~toolkit.profile.runner.PhotoFrame`: each timed slice preprocesses with it."""
@@ -92,11 +116,12 @@ def _load(state: _State, items: list[tuple[str, str, int]], warmup: int) -> dict
             out[key] = {"error": error_line(e)}
             continue
         state.runners[key] = (runner, x, state.frame_for(path))
+        state.sources[key] = (path, threads)
         out[key] = {"runtime": runner.name, "version": str(runner.version)}
     return out
 
 
-def _slices(state: _State, todo: list[tuple[str, int, float | None, int]]) -> list[dict[str, Any]]:
+def _slices(state: _State, todo: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     """Several slices in one request, in the order given: one round trip per round, not per artifact.
 
     The CPU counters are read where the artifact changes, the end of one window being the start of the
@@ -109,7 +134,9 @@ def _slices(state: _State, todo: list[tuple[str, int, float | None, int]]) -> li
 
     out = []
     mark = read_cpu().as_tuple()
-    for i, (key, runs, duration_s, rewarm) in enumerate(todo):
+    for i, (key, runs, duration_s, rewarm, *reload) in enumerate(todo):
+        if reload and reload[0]:
+            state.reload(key)
         one = _timed_slice(state, key, runs, duration_s, rewarm)
         if i + 1 == len(todo) or todo[i + 1][0] != key:
             end = read_cpu().as_tuple()

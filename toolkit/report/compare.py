@@ -9,9 +9,10 @@ reaches past ``1 + tolerance``, so a slowdown that would count cannot be exclude
 of this machine). It does not fail the gate; the CLI names it and says how to measure longer.
 Where the test comes from:
 - **side by side** (host records whose artifacts are still on disk, unchanged): both artifacts are timed
-  again in one request, paired round by round (:mod:`toolkit.profile.side_by_side`). Two separate runs on a
-  shared machine drift apart by 5-15%, all variants together, which no interval of either run can see; side
-  by side the drift lands on both.
+  again in one request, paired round by round, each loaded afresh every round, and the ratio is that of the
+  rounds' fastest runs (:mod:`toolkit.profile.side_by_side` says why). Two separate runs on a shared machine
+  drift apart by 5-15%, all variants together, which no interval of either run can see; side by side the
+  drift lands on both.
 - **stored runs** (phones, cloud devices, artifacts gone, ``--stored``): Welch's t on the two records' log
   medians, each side's standard error from its stated interval (:mod:`toolkit.profile.intervals`). Records
   stored once their device has a history carry its measured run-to-run spread (:mod:`toolkit.between_runs`)
