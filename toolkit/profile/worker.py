@@ -43,6 +43,15 @@ class _State:
         self.frames: dict[str, Any] = {}
         self.sources: dict[str, tuple[str, int]] = {}  # key -> (path, threads), to load it again
         self.pads: dict[str, bytearray] = {}
+        self.configs: dict[tuple[int, float | None], Any] = {}
+
+    def slice_config(self, runs: int, duration_s: float | None) -> Any:
+        """A slice's :class:`ProfileConfig`, built once per size (a slice's bookkeeping is counted in µs)."""
+        if (runs, duration_s) not in self.configs:
+            from toolkit.profile.protocol import ProfileConfig
+
+            self.configs[runs, duration_s] = ProfileConfig(warmup=0, iterations=max(runs, 1), duration_s=duration_s)
+        return self.configs[runs, duration_s]
 
     def reload(self, key: str) -> None:
         """A new instance of ``key``'s model in place of the old one, at a shifted heap position.
@@ -152,14 +161,12 @@ def _slice(state: _State, key: str, runs: int, duration_s: float | None, rewarm:
 
 
 def _timed_slice(state: _State, key: str, runs: int, duration_s: float | None, rewarm: int) -> dict[str, Any]:
-    from toolkit.profile.protocol import ProfileConfig
     from toolkit.profile.runner import _timed_loop
 
     runner, x, frame = state.runners[key]
     for _ in range(rewarm):
         runner.run(x)
-    cfg = ProfileConfig(warmup=0, iterations=max(runs, 1), duration_s=duration_s)
-    samples, pre = _timed_loop(runner.run, x, cfg, frame)
+    samples, pre = _timed_loop(runner.run, x, state.slice_config(runs, duration_s), frame)
     return {"samples": samples, "preprocess": pre, "steps": frame.steps}
 
 
