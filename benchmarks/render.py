@@ -121,8 +121,8 @@ SECTIONS = (
         "The regression gate at one thread",
         "The same trials with every artifact at one thread (`--threads 1`). On this two-vCPU virtual machine a "
         "two-thread inference stalls now and then for milliseconds (the other vCPU is not always there), so "
-        "two-thread timings of the small variants scatter 10-20% from slice to slice at times; one thread does "
-        "not. The gate's power depends on that noise, not on its statistics.",
+        "two-thread slices scatter more than one-thread ones; the side-by-side gate reads each round's fastest "
+        "run, which those stalls touch least, so it holds at both thread counts.",
         "python benchmarks/bench_compare.py --threads 1 --runs 12",
         "python benchmarks/bench_compare.py --threads 1 --quick",
     ),
