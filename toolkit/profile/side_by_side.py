@@ -19,7 +19,7 @@ Three choices make the test both calm on identical builds and sharp on real slow
 - **The fastest run of each slice.** Noise on a shared machine only adds: a preempted thread, a stalled
   vCPU, a neighbour's cache traffic. The slice minimum is the run least touched by it (Chen and Revels,
   "Robust benchmarking in noisy environments", 2016), and a slower build moves it as it moves the median.
-  At two threads on a two-vCPU machine the round medians scatter 2-3× more than the minima. What it cannot
+  At two threads on a two-vCPU machine the round medians scatter about 3× more than the minima. What it cannot
   see is a change confined to the slow tail (an occasional stall the candidate adds); the stored runs'
   medians and p90 in the table still show that.
 - **A paired t test on the rounds.** Per round r, ``d_r = log(candidate_r / baseline_r)`` of the slice
