@@ -11,7 +11,7 @@ import sqlite3
 import pytest
 
 from tests._export_helpers import exported
-from toolkit.between_runs import METHOD, MIN_DOF, estimate, t95, within_se_log
+from toolkit.between_runs import METHOD, METHOD_OWN, METHOD_POOLED, MIN_DOF, estimate, t95, within_se_log
 from toolkit.profile.host import HostDevice
 from toolkit.profile.intervals import se_log, se_log_within, stated_interval
 from toolkit.profile.protocol import ProfileConfig
@@ -114,6 +114,26 @@ def test_drift_is_seen_under_variants_with_large_within_run_error():
     assert 0.7 * _sd(shifts) < estimate(rows)["se_log"] < 1.5 * _sd(shifts)
 
 
+def test_a_variant_that_scatters_on_its_own_carries_its_own_scatter():
+    """Variant 0 sits ±4% off its run's shift, alternately (a layout drawn per process); 1-4 move with the run."""
+    own = lambda v, r: (0.04 if r % 2 else -0.04) if v == 0 else 0.0  # noqa: E731
+    rows = _rows(SHIFTS, 5, own)
+    common = _sd(SHIFTS)
+    assert estimate(rows)["se_log"] == pytest.approx(common, rel=1e-12)  # no group named: the shift alone
+    quiet, noisy = estimate(rows, group=(1,)), estimate(rows, group=(0,))
+    assert quiet["se_log"] == pytest.approx(common, rel=1e-12) and quiet["method"] == METHOD_OWN
+    ss = sum(0.04**2 for _ in SHIFTS)  # the median over five variants is the quiet ones': the shift exact
+    assert noisy["se_log"] == pytest.approx(math.sqrt(common**2 + ss / 5), rel=1e-12)
+    a, b = common**2, ss / 5
+    assert noisy["dof"] == int((a + b) ** 2 / (a * a / 5 + b * b / 5))
+    # a group without history of its own takes all groups' residuals, pooled
+    new = estimate(rows, group=("never measured",))
+    assert new["method"] == METHOD_POOLED
+    assert new["se_log"] == pytest.approx(math.sqrt(common**2 + ss / (5 * 5)), rel=1e-12)
+    few = estimate([*rows, ("run0", "young", 1.0), ("run1", "young", 1.1)], group=("young",))
+    assert few["method"] == METHOD_POOLED  # one dof of its own is too little to stand on
+
+
 def _stored(tmp_path, record: dict, medians: dict[int, list[float]]) -> dict | None:
     """Store run r's median of each artifact ``medians[artifact][r]`` (one sweep per run), then ask the store."""
     with ResultsDB(tmp_path / "p.db") as db:
@@ -206,6 +226,19 @@ def test_insert_states_the_spread_of_the_runs_stored_before(tmp_path, record):
     # earlier runs only: the fifth run's records saw the four before them (3 dof), never their own run's rows
     assert [r.get("between_runs", {}).get("runs") for r in stored] == [None] * 16 + [4] * 4 + [5]
     assert stored[16]["between_runs"]["se_log"] == pytest.approx(_sd(drifts[:4]), rel=1e-9)
+
+
+def test_the_store_states_each_artifacts_own_scatter(tmp_path, record):
+    drifts = _drifts(6)
+    with ResultsDB(tmp_path / "own.db") as db:
+        for run, d in enumerate(drifts):
+            for v in range(4):
+                wobble = (0.05 if run % 2 else -0.05) if v == 3 else 0.0
+                db.insert(_as(record, v, (1.0 + v) * math.exp(d + wobble)), sweep_id=f"run{run}")
+        quiet, noisy = db.between_runs(_as(record, 0, 1.0), "next"), db.between_runs(_as(record, 3, 1.0), "next")
+    assert quiet["se_log"] == pytest.approx(_sd(drifts), rel=1e-9)
+    assert noisy["se_log"] == pytest.approx(math.sqrt(_sd(drifts) ** 2 + 6 * 0.05**2 / 5), rel=1e-9)
+    assert noisy["method"] == METHOD_OWN
 
 
 def test_flagged_records_and_other_devices_are_left_out(tmp_path, record):

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from toolkit.between_runs import estimate, log_or_none, within_se_log
+from toolkit.between_runs import History, log_or_none, within_se_log
 from toolkit.errors import ToolkitError, UsageError
 from toolkit.schemas import validate_record
 
@@ -145,6 +145,12 @@ def _se_log_within_sql(median: float | None, low: float | None, high: float | No
     return 0.0 if None in (median, low, high) else within_se_log(median, low, high, rounds)
 
 
+def _group(record: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The record's repeated-measurement group, as :data:`_DEVICE_ROWS_SQL` selects it (between run and median)."""
+    rt, a = record["runtime"], record["artifact"]
+    return (a["sha256"], rt["name"], rt["version"], a.get("precision"), rt.get("delegate"), record["config"]["threads"])
+
+
 def _flatten(record: Mapping[str, Any], key: str, sweep_id: str | None) -> tuple[Any, ...]:
     d, rt, a, c, s = record["device"], record["runtime"], record["artifact"], record["config"], record["stats"]
     temps = record.get("temperature_c") or {}
@@ -191,7 +197,7 @@ class ResultsDB:
         if check != "ok":
             self._con.close()
             raise self._corrupt(check)
-        self._pooled: dict[tuple[Any, ...], dict[str, Any] | None] = {}  # between_runs per (device, run)
+        self._pooled: dict[tuple[Any, ...], History | None] = {}  # between_runs per (device, run)
         self._pooled_version: int | None = None
 
     def _open(self, timeout_s: float) -> str:
@@ -315,9 +321,9 @@ class ResultsDB:
             self._pooled.clear()
             self._pooled_version = version
         if key not in self._pooled:
-            self._pooled[key] = estimate(self._con.execute(_DEVICE_ROWS_SQL, (*key, BETWEEN_RUNS_WINDOW)))
-        block = self._pooled[key]
-        return dict(block) if block else None
+            self._pooled[key] = History.of(self._con.execute(_DEVICE_ROWS_SQL, (*key, BETWEEN_RUNS_WINDOW)))
+        history = self._pooled[key]
+        return None if history is None else history.block(_group(record))
 
     def _forget_pooled(self, record: Mapping[str, Any], run: str | None) -> None:
         """A row this connection stored changes the estimate for the device's *other* runs only."""
