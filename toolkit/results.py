@@ -254,7 +254,8 @@ class ResultsDB:
             self._con.execute("COMMIT")
             return out
         except BaseException:
-            self._con.execute("ROLLBACK")
+            if self._con.in_transaction:  # Ctrl-C may land after COMMIT: a failed ROLLBACK would mask it
+                self._con.execute("ROLLBACK")
             raise
 
     def insert(
