@@ -155,8 +155,11 @@ class History:
         base = {"groups": self.groups, "records": self.records, "runs": self.runs}
         if group is None:
             return {"se_log": self.shift_sd, "dof": self.shift_dof, **base, "method": METHOD}
-        var, dof, method = (*self.own[group], METHOD_OWN) if self.own.get(group, (0, 0))[1] >= MIN_DOF else (
-            *(self.pooled or (0.0, 1)), METHOD_POOLED)  # fmt: skip
+        own = self.own.get(group)
+        if own is not None and own[1] >= MIN_DOF:
+            (var, dof), method = own, METHOD_OWN
+        else:
+            (var, dof), method = self.pooled or (0.0, 1), METHOD_POOLED
         a = self.shift_sd**2
         se2 = a + var
         if se2 <= 0:
